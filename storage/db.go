@@ -1,0 +1,695 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the schema this build reads and writes.
+const SchemaVersion = 1
+
+var (
+	bucketMeta       = []byte("meta")
+	bucketSources    = []byte("sources")
+	bucketItems      = []byte("items")
+	bucketItemTime   = []byte("item_time")
+	bucketStories    = []byte("stories")
+	bucketStoryTime  = []byte("story_time")
+	bucketURLs       = []byte("urls")
+	bucketHashes     = []byte("hashes")
+	bucketTombstones = []byte("tombstones")
+
+	allBuckets = [][]byte{bucketMeta, bucketSources, bucketItems, bucketItemTime,
+		bucketStories, bucketStoryTime, bucketURLs, bucketHashes, bucketTombstones}
+
+	keySchema     = []byte("schema")
+	keyGeneration = []byte("generation")
+)
+
+// Options configure Open. The zero value is usable.
+type Options struct {
+	// Timeout bounds the wait for the file lock; 0 means one second.
+	Timeout time.Duration
+	// ReadOnly opens the database without write access. The file must exist.
+	ReadOnly bool
+	// NoSync skips fsync on commit. Only for tests and benchmarks: a crash
+	// can then lose or corrupt recent commits.
+	NoSync bool
+}
+
+// DB is a storyfeed database. It is safe for concurrent use; writes are
+// serialised by bbolt.
+type DB struct {
+	bolt *bolt.DB
+	path string
+	gen  atomic.Uint64
+}
+
+// Open opens or creates the database at path. A database held by another
+// process gives ErrLocked after opt.Timeout instead of waiting forever.
+func Open(path string, opt Options) (*DB, error) {
+	timeout := opt.Timeout
+	if timeout <= 0 {
+		timeout = time.Second
+	}
+	if opt.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open database %s: %w", path, err)
+		}
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:  timeout,
+		ReadOnly: opt.ReadOnly,
+		NoSync:   opt.NoSync,
+	})
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, fmt.Errorf("open database %s: %w", path, ErrLocked)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
+		errors.Is(err, bolterrors.ErrChecksum):
+		return nil, fmt.Errorf("open database %s: %w (%v)", path, ErrNotDatabase, err)
+	case err != nil:
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	db := &DB{bolt: bdb, path: path}
+	if err := db.init(opt.ReadOnly); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// init creates the buckets of a new database and checks the schema version
+// of an existing one.
+func (db *DB) init(readOnly bool) error {
+	check := func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return fmt.Errorf("%w: no meta bucket", ErrNotDatabase)
+		}
+		v := meta.Get(keySchema)
+		if len(v) != 8 {
+			return fmt.Errorf("%w: no schema version", ErrNotDatabase)
+		}
+		if n := binary.BigEndian.Uint64(v); n > SchemaVersion {
+			return fmt.Errorf("%w: schema %d, this build knows %d", ErrSchema, n, SchemaVersion)
+		}
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("%w: bucket %s missing", ErrNotDatabase, name)
+			}
+		}
+		if g := meta.Get(keyGeneration); len(g) == 8 {
+			db.gen.Store(binary.BigEndian.Uint64(g))
+		}
+		return nil
+	}
+	if readOnly {
+		return db.bolt.View(check)
+	}
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketMeta) == nil {
+			// A new file: create the schema. A file that has other buckets
+			// but no meta bucket is somebody else's bbolt database.
+			var foreign bool
+			if err := tx.ForEach(func([]byte, *bolt.Bucket) error { foreign = true; return nil }); err != nil {
+				return err
+			}
+			if foreign {
+				return fmt.Errorf("%w: bbolt file without storyfeed schema", ErrNotDatabase)
+			}
+			for _, name := range allBuckets {
+				if _, err := tx.CreateBucket(name); err != nil {
+					return err
+				}
+			}
+			if err := tx.Bucket(bucketMeta).Put(keySchema, u64(SchemaVersion)); err != nil {
+				return err
+			}
+		}
+		return check(tx)
+	})
+}
+
+// Close closes the database, waiting for open transactions to finish.
+func (db *DB) Close() error {
+	return db.bolt.Close()
+}
+
+// Path is the file the database lives in.
+func (db *DB) Path() string { return db.path }
+
+// Generation is a counter bumped by every commit that changes items or
+// stories. Readers cache what they render per generation.
+func (db *DB) Generation() uint64 { return db.gen.Load() }
+
+// Batch is a set of changes committed atomically.
+type Batch struct {
+	// Source, when non-nil, replaces the stored state of Source.Name.
+	Source *SourceState
+	// Items are new or changed items. Each must have ID and Story set. A new
+	// item joins (or founds) its story; a changed item keeps its place and
+	// moves its story's Updated time forward.
+	Items []Item
+}
+
+// Commit writes b in one transaction: all of it or none of it.
+func (db *DB) Commit(ctx context.Context, b Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i := range b.Items {
+		if b.Items[i].ID == "" || b.Items[i].Story == "" {
+			return fmt.Errorf("%w: item %d has no ID or story", ErrInvalidBatch, i)
+		}
+	}
+	var gen uint64
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		if b.Source != nil {
+			if err := putRecord(tx.Bucket(bucketSources), []byte(b.Source.Name), b.Source); err != nil {
+				return fmt.Errorf("source %s: %w", b.Source.Name, err)
+			}
+		}
+		w := writer{tx: tx, stories: map[string]*Story{}}
+		for i := range b.Items {
+			if err := w.putItem(&b.Items[i]); err != nil {
+				return fmt.Errorf("item %s: %w", b.Items[i].ID, err)
+			}
+		}
+		if err := w.flushStories(); err != nil {
+			return err
+		}
+		if len(b.Items) > 0 {
+			meta := tx.Bucket(bucketMeta)
+			if g := meta.Get(keyGeneration); len(g) == 8 {
+				gen = binary.BigEndian.Uint64(g)
+			}
+			gen++
+			return meta.Put(keyGeneration, u64(gen))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if gen > 0 {
+		db.gen.Store(gen)
+	}
+	return nil
+}
+
+// writer applies one batch inside a transaction. Stories touched by several
+// items are loaded once and written once.
+type writer struct {
+	tx      *bolt.Tx
+	stories map[string]*Story
+	oldTime map[string]time.Time // story ID -> Updated as stored
+}
+
+func (w *writer) story(id string) (*Story, error) {
+	if s, ok := w.stories[id]; ok {
+		return s, nil
+	}
+	k, err := idKey(id)
+	if err != nil {
+		return nil, err
+	}
+	s := &Story{ID: id}
+	if v := w.tx.Bucket(bucketStories).Get(k); v != nil {
+		if err := decode(v, s); err != nil {
+			return nil, err
+		}
+		if w.oldTime == nil {
+			w.oldTime = map[string]time.Time{}
+		}
+		w.oldTime[id] = s.Updated
+	}
+	w.stories[id] = s
+	return s, nil
+}
+
+func (w *writer) putItem(it *Item) error {
+	k, err := idKey(it.ID)
+	if err != nil {
+		return err
+	}
+	items := w.tx.Bucket(bucketItems)
+	var old Item
+	v := items.Get(k)
+	exists := v != nil
+	if exists {
+		if err := decode(v, &old); err != nil {
+			return err
+		}
+	}
+	if err := putRecord(items, k, it); err != nil {
+		return err
+	}
+	if !exists || !old.FirstSeen.Equal(it.FirstSeen) {
+		times := w.tx.Bucket(bucketItemTime)
+		if exists {
+			if err := times.Delete(timeKey(old.FirstSeen, k)); err != nil {
+				return err
+			}
+		}
+		if err := times.Put(timeKey(it.FirstSeen, k), nil); err != nil {
+			return err
+		}
+	}
+	if err := putFirst(w.tx.Bucket(bucketURLs), it.CanonURL, k); err != nil {
+		return err
+	}
+	if err := putFirst(w.tx.Bucket(bucketHashes), it.Hash, k); err != nil {
+		return err
+	}
+	if exists && old.Story != it.Story {
+		prev, err := w.story(old.Story)
+		if err != nil {
+			return err
+		}
+		prev.Items = slices.DeleteFunc(prev.Items, func(id string) bool { return id == it.ID })
+	}
+	s, err := w.story(it.Story)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(s.Items, it.ID) {
+		s.Items = append(s.Items, it.ID)
+	}
+	if s.FirstSeen.IsZero() || it.FirstSeen.Before(s.FirstSeen) {
+		s.FirstSeen = it.FirstSeen
+	}
+	if it.Updated.After(s.Updated) {
+		s.Updated = it.Updated
+	}
+	return nil
+}
+
+// flushStories writes every touched story and keeps story_time in step. A
+// story left with no members is deleted.
+func (w *writer) flushStories() error {
+	stories := w.tx.Bucket(bucketStories)
+	times := w.tx.Bucket(bucketStoryTime)
+	ids := make([]string, 0, len(w.stories))
+	for id := range w.stories {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // deterministic write order
+	for _, id := range ids {
+		s := w.stories[id]
+		k, err := idKey(id)
+		if err != nil {
+			return err
+		}
+		if old, ok := w.oldTime[id]; ok {
+			if err := times.Delete(timeKey(old, k)); err != nil {
+				return err
+			}
+		}
+		if len(s.Items) == 0 {
+			if err := stories.Delete(k); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := putRecord(stories, k, s); err != nil {
+			return fmt.Errorf("story %s: %w", id, err)
+		}
+		if err := times.Put(timeKey(s.Updated, k), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func putRecord(b *bolt.Bucket, k []byte, v any) error {
+	enc, err := encode(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, enc)
+}
+
+// putFirst maps key to id unless key is empty or already mapped.
+func putFirst(b *bolt.Bucket, key string, id []byte) error {
+	if key == "" || b.Get([]byte(key)) != nil {
+		return nil
+	}
+	return b.Put([]byte(key), id)
+}
+
+// Item returns the item with the given ID, or ErrNotFound.
+func (db *DB) Item(id string) (Item, error) {
+	var it Item
+	k, err := idKey(id)
+	if err != nil {
+		return it, err
+	}
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketItems).Get(k)
+		if v == nil {
+			return fmt.Errorf("item %s: %w", id, ErrNotFound)
+		}
+		return decode(v, &it)
+	})
+	return it, err
+}
+
+// Items returns the items with the given IDs that exist, keyed by ID, in one
+// read transaction. Tombstoned IDs are reported in the second result.
+func (db *DB) Items(ids []string) (found map[string]Item, tombstoned map[string]bool, err error) {
+	found = make(map[string]Item, len(ids))
+	tombstoned = map[string]bool{}
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		items, tombs := tx.Bucket(bucketItems), tx.Bucket(bucketTombstones)
+		for _, id := range ids {
+			k, err := idKey(id)
+			if err != nil {
+				return err
+			}
+			if tombs.Get(k) != nil {
+				tombstoned[id] = true
+				continue
+			}
+			if v := items.Get(k); v != nil {
+				var it Item
+				if err := decode(v, &it); err != nil {
+					return fmt.Errorf("item %s: %w", id, err)
+				}
+				found[id] = it
+			}
+		}
+		return nil
+	})
+	return found, tombstoned, err
+}
+
+// ExactMatch returns the ID of the story holding the first item stored with
+// the canonical URL canon or, failing that, the content hash hash. It
+// reports false when neither is known.
+func (db *DB) ExactMatch(canon, hash string) (story string, by string, ok bool, err error) {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		for _, c := range []struct {
+			bucket []byte
+			key    string
+			by     string
+		}{{bucketURLs, canon, "url"}, {bucketHashes, hash, "hash"}} {
+			if c.key == "" {
+				continue
+			}
+			id := tx.Bucket(c.bucket).Get([]byte(c.key))
+			if id == nil {
+				continue
+			}
+			v := tx.Bucket(bucketItems).Get(id)
+			if v == nil {
+				continue // item removed by retention; the index entry is stale
+			}
+			var it Item
+			if err := decode(v, &it); err != nil {
+				return err
+			}
+			story, by, ok = it.Story, c.by, true
+			return nil
+		}
+		return nil
+	})
+	return story, by, ok, err
+}
+
+// StoryQuery selects stories for Stories.
+type StoryQuery struct {
+	Limit      int // at most this many; 0 means 50
+	MinSources int // only stories with at least this many distinct outlets
+	Category   string
+}
+
+// Stories returns the most recently updated stories, newest first, with
+// their members.
+func (db *DB) Stories(ctx context.Context, q StoryQuery) ([]StoryView, error) {
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	var out []StoryView
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketStoryTime).Cursor()
+		for k, _ := c.Last(); k != nil && len(out) < q.Limit; k, _ = c.Prev() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if len(k) != 8+idLen {
+				return fmt.Errorf("%w: story_time key of %d bytes", ErrCorrupt, len(k))
+			}
+			sv, err := loadStory(tx, k[8:])
+			if err != nil {
+				return err
+			}
+			if sv.Outlets() < q.MinSources || (q.Category != "" && !slices.Contains(sv.Categories(), q.Category)) {
+				continue
+			}
+			out = append(out, sv)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Story returns one story with its members, or ErrNotFound.
+func (db *DB) Story(id string) (StoryView, error) {
+	k, err := idKey(id)
+	if err != nil {
+		return StoryView{}, err
+	}
+	var sv StoryView
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		sv, err = loadStory(tx, k)
+		return err
+	})
+	return sv, err
+}
+
+func loadStory(tx *bolt.Tx, k []byte) (StoryView, error) {
+	var sv StoryView
+	v := tx.Bucket(bucketStories).Get(k)
+	if v == nil {
+		return sv, fmt.Errorf("story %x: %w", k, ErrNotFound)
+	}
+	if err := decode(v, &sv.Story); err != nil {
+		return sv, fmt.Errorf("story %x: %w", k, err)
+	}
+	items := tx.Bucket(bucketItems)
+	sv.Members = make([]Item, 0, len(sv.Items))
+	for _, id := range sv.Items {
+		ik, err := idKey(id)
+		if err != nil {
+			return sv, err
+		}
+		iv := items.Get(ik)
+		if iv == nil {
+			return sv, fmt.Errorf("%w: story %s lists missing item %s", ErrCorrupt, sv.ID, id)
+		}
+		var it Item
+		if err := decode(iv, &it); err != nil {
+			return sv, fmt.Errorf("item %s: %w", id, err)
+		}
+		sv.Members = append(sv.Members, it)
+	}
+	return sv, nil
+}
+
+// Representative is the index in Members of the item that speaks for the
+// story: the earliest published, the first to join on a tie.
+func (sv *StoryView) Representative() int {
+	best := 0
+	for i := 1; i < len(sv.Members); i++ {
+		if sv.Members[i].Date().Before(sv.Members[best].Date()) {
+			best = i
+		}
+	}
+	return best
+}
+
+// Outlets is the number of distinct outlets among the story's members.
+func (sv *StoryView) Outlets() int {
+	seen := make(map[string]bool, len(sv.Members))
+	for i := range sv.Members {
+		seen[sv.Members[i].Outlet] = true
+	}
+	return len(seen)
+}
+
+// Categories are the distinct non-empty categories of the members, sorted.
+func (sv *StoryView) Categories() []string {
+	var cs []string
+	for i := range sv.Members {
+		if c := sv.Members[i].Category; c != "" && !slices.Contains(cs, c) {
+			cs = append(cs, c)
+		}
+	}
+	slices.Sort(cs)
+	return cs
+}
+
+// ForEachItemSince calls fn for every item first seen at or after since, in
+// first-seen order. It stops at the first error fn returns.
+func (db *DB) ForEachItemSince(ctx context.Context, since time.Time, fn func(*Item) error) error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		items := tx.Bucket(bucketItems)
+		c := tx.Bucket(bucketItemTime).Cursor()
+		for k, _ := c.Seek(timeKey(since, make([]byte, idLen))); k != nil; k, _ = c.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			v := items.Get(k[8:])
+			if v == nil {
+				continue
+			}
+			var it Item
+			if err := decode(v, &it); err != nil {
+				return fmt.Errorf("item %x: %w", k[8:], err)
+			}
+			if err := fn(&it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Source returns the stored state of the named source; ok is false when the
+// source was never fetched.
+func (db *DB) Source(name string) (st SourceState, ok bool, err error) {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketSources).Get([]byte(name))
+		if v == nil {
+			return nil
+		}
+		ok = true
+		return decode(v, &st)
+	})
+	return st, ok, err
+}
+
+// Sources returns the state of every source ever fetched, by name.
+func (db *DB) Sources() ([]SourceState, error) {
+	var out []SourceState
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
+			var st SourceState
+			if err := decode(v, &st); err != nil {
+				return fmt.Errorf("source %s: %w", k, err)
+			}
+			out = append(out, st)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Counts are the numbers of records in the database.
+type Counts struct {
+	Items, Stories, Sources int
+}
+
+// Count returns the number of items, stories and sources.
+func (db *DB) Count() (Counts, error) {
+	var c Counts
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		c.Items = tx.Bucket(bucketItems).Stats().KeyN
+		c.Stories = tx.Bucket(bucketStories).Stats().KeyN
+		c.Sources = tx.Bucket(bucketSources).Stats().KeyN
+		return nil
+	})
+	return c, err
+}
+
+// Check verifies the database: bbolt's own page-level consistency check,
+// then storyfeed's invariants (every story member exists and points back at
+// its story, every item's story exists, the time indexes match the records).
+// It returns every problem found, joined.
+func (db *DB) Check() error {
+	var errs []error
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		stories := tx.Bucket(bucketStories)
+		items := tx.Bucket(bucketItems)
+		storyTimes := map[string]bool{}
+		if err := tx.Bucket(bucketStoryTime).ForEach(func(k, _ []byte) error {
+			storyTimes[string(k)] = true
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := stories.ForEach(func(k, v []byte) error {
+			var s Story
+			if err := decode(v, &s); err != nil {
+				errs = append(errs, fmt.Errorf("story %x: %w", k, err))
+				return nil
+			}
+			if !storyTimes[string(timeKey(s.Updated, k))] {
+				errs = append(errs, fmt.Errorf("story %s: no story_time entry", s.ID))
+			}
+			delete(storyTimes, string(timeKey(s.Updated, k)))
+			if len(s.Items) == 0 {
+				errs = append(errs, fmt.Errorf("story %s: no members", s.ID))
+			}
+			for _, id := range s.Items {
+				ik, err := idKey(id)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("story %s: %w", s.ID, err))
+					continue
+				}
+				iv := items.Get(ik)
+				if iv == nil {
+					errs = append(errs, fmt.Errorf("story %s: member %s missing", s.ID, id))
+					continue
+				}
+				var it Item
+				if err := decode(iv, &it); err != nil {
+					errs = append(errs, fmt.Errorf("item %s: %w", id, err))
+					continue
+				}
+				if it.Story != s.ID {
+					errs = append(errs, fmt.Errorf("story %s: member %s belongs to story %s", s.ID, id, it.Story))
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for k := range storyTimes {
+			errs = append(errs, fmt.Errorf("story_time entry %x has no story", k))
+		}
+		itemTimes := tx.Bucket(bucketItemTime)
+		return items.ForEach(func(k, v []byte) error {
+			var it Item
+			if err := decode(v, &it); err != nil {
+				errs = append(errs, fmt.Errorf("item %x: %w", k, err))
+				return nil
+			}
+			sk, err := idKey(it.Story)
+			if err != nil || stories.Get(sk) == nil {
+				errs = append(errs, fmt.Errorf("item %s: story %q missing", it.ID, it.Story))
+			}
+			if itemTimes.Get(timeKey(it.FirstSeen, k)) == nil {
+				errs = append(errs, fmt.Errorf("item %s: no item_time entry", it.ID))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

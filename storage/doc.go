@@ -1,0 +1,41 @@
+// Package storage keeps storyfeed's records in one bbolt file: items, the
+// stories they belong to, per-source fetch state, and the indexes that make
+// newest-first reads and exact dedupe cheap.
+//
+// Storage is the single source of truth. Everything else (the dedupe index,
+// the publisher's rendered feeds) is derived from it and can be rebuilt. The
+// package does no fetching, parsing or clustering; it stores decisions made
+// elsewhere, atomically.
+//
+// # Writes
+//
+// All writes go through [DB.Commit], one bbolt read-write transaction per
+// [Batch]. The aggregator sends one batch per fetched source, so a crash at any
+// instant leaves the last committed batch intact and nothing half-written is
+// ever read back.
+//
+// # Schema (version 1)
+//
+// Keys are big-endian so that bbolt's byte order is numeric order. Item and
+// story IDs are 8 bytes (shown to users as 16 hex digits); see [ItemID].
+// Values are records encoded as one version byte followed by JSON; a record
+// with an unknown version byte is an error, never guessed at.
+//
+//	meta        "schema"     -> uint64 schema version (1)
+//	            "generation" -> uint64, bumped by every commit that changes
+//	                            what readers see
+//	sources     name         -> SourceState
+//	items       item ID      -> Item
+//	item_time   first-seen unix nanos (8) | item ID (8) -> empty
+//	                            (items in ingest order; start-up index rebuild)
+//	stories     story ID     -> Story
+//	story_time  updated unix nanos (8) | story ID (8) -> empty
+//	                            (newest-first story reads)
+//	urls        canonical URL -> item ID (first item seen with that URL)
+//	hashes      content hash  -> item ID (first item seen with that text)
+//	tombstones  item ID      -> deletion time (unix nanos); a deleted item is
+//	                            never ingested again
+//
+// A story's ID is the ID of the item that founded it, so it is derived from
+// stable data (source name and GUID) and never changes once published.
+package storage

@@ -1,0 +1,145 @@
+package storage
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Item is one article as delivered by one source.
+type Item struct {
+	ID        string    `json:"id"`     // see ItemID; never changes
+	Feed      string    `json:"feed"`   // configured source that delivered it
+	GUID      string    `json:"guid"`   // the source's own identifier for it
+	Outlet    string    `json:"outlet"` // publication shown to readers
+	Author    string    `json:"author,omitempty"`
+	Title     string    `json:"title"`
+	URL       string    `json:"url,omitempty"`   // link as published
+	CanonURL  string    `json:"canon,omitempty"` // canonical form of URL, for exact dedupe
+	Summary   string    `json:"summary,omitempty"`
+	Content   string    `json:"content,omitempty"` // sanitised HTML for publishing
+	Text      string    `json:"text,omitempty"`    // plain article text used by dedupe
+	Category  string    `json:"category,omitempty"`
+	Cites     []string  `json:"cites,omitempty"`    // outlets the article credits
+	Published time.Time `json:"published,omitzero"` // zero when the source gave no date
+	FirstSeen time.Time `json:"first_seen"`
+	Updated   time.Time `json:"updated"` // last time its content changed
+	Hash      string    `json:"hash"`    // hash of the normalised text; see aggregator
+	Story     string    `json:"story"`   // ID of the story it belongs to
+	Match     Match     `json:"match"`   // why it belongs to that story
+}
+
+// Date is the item's publication time, or the time it was first seen when
+// the source gave none. It is stable across polls.
+func (it *Item) Date() time.Time {
+	if it.Published.IsZero() {
+		return it.FirstSeen
+	}
+	return it.Published
+}
+
+// Match records why an item was put into its story, for `stories --explain`.
+type Match struct {
+	Level     string   `json:"level"` // "new", "exact", "near", "similar" or "manual"
+	Score     float64  `json:"score,omitempty"`
+	Threshold float64  `json:"threshold,omitempty"`
+	Shared    []string `json:"shared,omitempty"` // strongest shared terms
+	Reason    string   `json:"reason,omitempty"`
+}
+
+// Story is a set of items that cover the same news event.
+type Story struct {
+	ID        string    `json:"id"`    // ID of the founding item; never changes
+	Items     []string  `json:"items"` // member item IDs, in the order they joined
+	FirstSeen time.Time `json:"first_seen"`
+	Updated   time.Time `json:"updated"` // last time a member joined or changed
+	Related   []string  `json:"related,omitempty"`
+}
+
+// StoryView is a story with its member items, in join order.
+type StoryView struct {
+	Story
+	Members []Item
+}
+
+// SourceState is what storyfeed remembers about fetching one source.
+type SourceState struct {
+	Name         string    `json:"name"`
+	URL          string    `json:"url,omitempty"` // current URL, after permanent redirects
+	ETag         string    `json:"etag,omitempty"`
+	LastModified string    `json:"last_modified,omitempty"`
+	BodyHash     string    `json:"body_hash,omitempty"` // hash of the last body parsed
+	LastStatus   int       `json:"last_status,omitempty"`
+	LastFetch    time.Time `json:"last_fetch,omitzero"`
+	LastSuccess  time.Time `json:"last_success,omitzero"`
+	NextDue      time.Time `json:"next_due,omitzero"`
+	ErrorStreak  int       `json:"error_streak,omitempty"`
+	LastError    string    `json:"last_error,omitempty"`
+	Disabled     bool      `json:"disabled,omitempty"`
+	Items        int       `json:"items,omitempty"` // items in the last successful fetch
+}
+
+// ItemID derives an item's ID from the name of the source that delivered it
+// and the source's identifier for it. The same pair always gives the same ID,
+// on any machine, so re-ingesting a source never creates duplicates.
+func ItemID(feed, guid string) string {
+	h := sha256.New()
+	h.Write([]byte(feed))
+	h.Write([]byte{0})
+	h.Write([]byte(guid))
+	return hex.EncodeToString(h.Sum(nil)[:idLen])
+}
+
+const idLen = 8 // bytes in item and story IDs
+
+// idKey converts a 16-hex-digit ID to its 8-byte key.
+func idKey(id string) ([]byte, error) {
+	k, err := hex.DecodeString(id)
+	if err != nil || len(k) != idLen {
+		return nil, fmt.Errorf("%w: %q", ErrBadID, id)
+	}
+	return k, nil
+}
+
+// timeKey is the 16-byte key of the time indexes: nanos then ID.
+func timeKey(t time.Time, id []byte) []byte {
+	k := make([]byte, 8+idLen)
+	binary.BigEndian.PutUint64(k, uint64(t.UnixNano()))
+	copy(k[8:], id)
+	return k
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+// recordV1 marks a record encoded as JSON.
+const recordV1 = 1
+
+func encode(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{recordV1}, b...), nil
+}
+
+// decode decodes a record. It copies nothing from b that outlives the
+// call, so it is safe on bbolt's transaction-scoped slices.
+func decode(b []byte, v any) error {
+	if len(b) == 0 {
+		return fmt.Errorf("%w: empty record", ErrCorrupt)
+	}
+	if b[0] != recordV1 {
+		return fmt.Errorf("%w: unknown record version %d", ErrCorrupt, b[0])
+	}
+	if err := json.Unmarshal(b[1:], v); err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return nil
+}
