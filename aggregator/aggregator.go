@@ -1,0 +1,132 @@
+// Package aggregator is the storyfeed service: it schedules polls, fetches
+// and reads sources, normalises what they deliver, asks dedupe which story
+// each new item belongs to, and commits one batch per source to storage.
+//
+// Data flows one way. Fetches fan out over a bounded pool of workers and fan
+// in to a single writer, which owns the dedupe index and the write path.
+// One broken source never stops the others: its error goes into its
+// SourceState and the cycle goes on.
+package aggregator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/storyfeed/storyfeed/aggregator/config"
+	"github.com/storyfeed/storyfeed/aggregator/fetch"
+	"github.com/storyfeed/storyfeed/dedupe"
+	"github.com/storyfeed/storyfeed/storage"
+)
+
+// Store is what the service needs of the database.
+type Store interface {
+	Commit(ctx context.Context, b storage.Batch) error
+	Items(ids []string) (found map[string]storage.Item, tombstoned map[string]bool, err error)
+	Source(name string) (storage.SourceState, bool, error)
+	ExactMatch(canon, hash string) (story, by string, ok bool, err error)
+	ForEachItemSince(ctx context.Context, since time.Time, fn func(*storage.Item) error) error
+}
+
+// Deps are the service's collaborators.
+type Deps struct {
+	Store  Store
+	Logger *slog.Logger     // nil discards logs
+	Now    func() time.Time // nil means time.Now
+	Fetch  *fetch.Client    // nil builds one from the config
+}
+
+// Service polls sources and stores what they deliver.
+type Service struct {
+	cfg     config.Config
+	store   Store
+	log     *slog.Logger
+	now     func() time.Time
+	fetcher *fetch.Client
+	norm    *normalizer
+
+	// writeMu is held by the single writer while it matches and commits a
+	// batch; it guards index.
+	writeMu sync.Mutex
+	index   *dedupe.Index
+}
+
+// Log attribute keys, shared so that logs can be searched by them.
+const (
+	keySource = "source"
+	keyURL    = "url"
+	keyErr    = "err"
+	keyDur    = "dur"
+	keyStatus = "status"
+)
+
+// New returns a service for cfg. It does no I/O: the dedupe index is built
+// from storage on the first poll.
+func New(cfg config.Config, deps Deps) (*Service, error) {
+	if deps.Store == nil {
+		return nil, errors.New("aggregator: no store")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Fetch == nil {
+		deps.Fetch = fetch.New(fetch.Options{
+			UserAgent:   cfg.Poll.UserAgent,
+			Timeout:     cfg.Poll.Timeout,
+			MaxBodySize: cfg.Poll.MaxBodySize,
+		})
+	}
+	return &Service{
+		cfg:     cfg,
+		store:   deps.Store,
+		log:     deps.Logger,
+		now:     deps.Now,
+		fetcher: deps.Fetch,
+		norm:    newNormalizer(),
+	}, nil
+}
+
+// dedupeOptions are the engine settings from the config.
+func (s *Service) dedupeOptions() dedupe.Options {
+	return dedupe.Options{Window: s.cfg.Dedupe.Window}
+}
+
+// loadIndex builds the dedupe index from the items of the window. Called
+// with writeMu held.
+func (s *Service) loadIndex(ctx context.Context) error {
+	if s.index != nil {
+		return nil
+	}
+	start := s.now()
+	idx := dedupe.New(s.dedupeOptions())
+	cutoff := start.Add(-s.cfg.Dedupe.Window)
+	err := s.store.ForEachItemSince(ctx, cutoff, func(it *storage.Item) error {
+		idx.Add(docOf(it), it.Story, it.FirstSeen)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("build dedupe index: %w", err)
+	}
+	idx.Evict(cutoff)
+	s.index = idx
+	s.log.Debug("dedupe index built", "docs", idx.Len(), "stories", idx.Stories(), keyDur, time.Since(start))
+	return nil
+}
+
+// docOf is the dedupe view of an item.
+func docOf(it *storage.Item) dedupe.Doc {
+	return dedupe.Doc{
+		ID:    it.ID,
+		URL:   it.CanonURL,
+		Hash:  it.Hash,
+		Title: it.Title,
+		Text:  it.Text,
+		Time:  it.Published,
+	}
+}

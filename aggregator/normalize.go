@@ -1,0 +1,316 @@
+package aggregator
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"html"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/microcosm-cc/bluemonday"
+	"github.com/mmcdole/gofeed"
+	xhtml "golang.org/x/net/html"
+
+	"github.com/storyfeed/storyfeed/aggregator/seedfile"
+	"github.com/storyfeed/storyfeed/storage"
+)
+
+// Limits on stored text, so that one hostile item cannot bloat the
+// database or the published feed.
+const (
+	maxTitle   = 1000
+	maxText    = 64 << 10
+	maxContent = 128 << 10
+)
+
+// normalizer turns parsed feed items and article files into storage items.
+// It holds the HTML sanitiser, which is safe for concurrent use.
+type normalizer struct {
+	policy *bluemonday.Policy
+}
+
+func newNormalizer() *normalizer {
+	p := bluemonday.UGCPolicy()
+	p.RequireNoFollowOnLinks(false)
+	p.AddTargetBlankToFullyQualifiedLinks(false)
+	return &normalizer{policy: p}
+}
+
+// fromFeedItem converts one gofeed item of source feed. now is the fetch
+// time: a date in the future is capped to it.
+func (n *normalizer) fromFeedItem(feed, category string, base *url.URL, fi *gofeed.Item, now time.Time) storage.Item {
+	link := resolve(base, strings.TrimSpace(fi.Link))
+	if link == "" && len(fi.Links) > 0 {
+		link = resolve(base, strings.TrimSpace(fi.Links[0]))
+	}
+	content := fi.Content
+	if len(strings.TrimSpace(content)) == 0 {
+		content = fi.Description
+	}
+	text := clip(htmlToText(content), maxText)
+	title := clip(cleanText(htmlToText(fi.Title)), maxTitle)
+	if title == "" {
+		title = firstWords(text, 12)
+	}
+	it := storage.Item{
+		Feed:     feed,
+		Outlet:   feed,
+		Title:    title,
+		URL:      link,
+		CanonURL: Canonical(link),
+		Content:  clip(n.policy.Sanitize(content), maxContent),
+		Text:     text,
+		Category: category,
+	}
+	if fi.Author != nil {
+		it.Author = clip(cleanText(fi.Author.Name), 200)
+	} else if len(fi.Authors) > 0 && fi.Authors[0] != nil {
+		it.Author = clip(cleanText(fi.Authors[0].Name), 200)
+	}
+	switch {
+	case fi.PublishedParsed != nil:
+		it.Published = *fi.PublishedParsed
+	case fi.UpdatedParsed != nil:
+		it.Published = *fi.UpdatedParsed
+	}
+	it.Published = capDate(it.Published, now)
+	it.Hash = contentHash(it.Title, it.Text)
+	guid := strings.TrimSpace(fi.GUID)
+	switch {
+	case guid != "":
+	case link != "":
+		guid = link
+	default:
+		guid = "hash:" + it.Hash
+	}
+	it.GUID = clip(guid, 2000)
+	it.ID = storage.ItemID(feed, it.GUID)
+	return it
+}
+
+// fromArticle converts an article file; rel is its path inside the source
+// directory, which identifies it across polls.
+func (n *normalizer) fromArticle(feed, category, rel string, a *seedfile.Article, now time.Time) storage.Item {
+	outlet := a.Outlet
+	if outlet == "" {
+		outlet = a.Author // a bylined piece with no outlet line: the byline is who wrote it
+	}
+	if outlet == "" {
+		outlet = feed
+	}
+	if a.Category != "" {
+		category = a.Category
+	}
+	guid := a.ID
+	if guid == "" {
+		guid = "file:" + rel
+	}
+	var content strings.Builder
+	for _, p := range append([]string{a.Summary}, a.Body...) {
+		if p == "" {
+			continue
+		}
+		content.WriteString("<p>")
+		content.WriteString(html.EscapeString(p))
+		content.WriteString("</p>\n")
+	}
+	it := storage.Item{
+		ID:        storage.ItemID(feed, guid),
+		Feed:      feed,
+		GUID:      guid,
+		Outlet:    clip(outlet, 200),
+		Author:    clip(a.Author, 200),
+		Title:     clip(a.Title, maxTitle),
+		URL:       a.URL,
+		CanonURL:  Canonical(a.URL),
+		Summary:   a.Summary,
+		Content:   clip(content.String(), maxContent),
+		Text:      clip(a.Text(), maxText),
+		Category:  category,
+		Published: capDate(a.Published, now),
+	}
+	it.Hash = contentHash(it.Title, it.Text)
+	return it
+}
+
+// capDate keeps a publication date no later than now: a feed that dates its
+// items in the future would otherwise pin them to the top of every reader.
+func capDate(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	if t.After(now) {
+		return now
+	}
+	return t.UTC()
+}
+
+// contentHash identifies an item's text regardless of case, punctuation and
+// spacing, so syndicated copies of one article hash alike.
+func contentHash(title, text string) string {
+	h := sha256.New()
+	var buf []byte
+	for _, s := range []string{title, "\x00", text} {
+		for _, r := range s {
+			switch {
+			case r == 0:
+				buf = append(buf, 0)
+			case unicode.IsLetter(r) || unicode.IsDigit(r):
+				buf = utf8.AppendRune(buf, unicode.ToLower(r))
+			}
+		}
+		h.Write(buf)
+		buf = buf[:0]
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// trackingParams are query parameters that identify a campaign or a click,
+// not a document.
+var trackingParams = []string{"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid",
+	"yclid", "_ga", "_gl", "ref_src", "cmpid", "ocid", "smid", "sr_share", "mkt_tok"}
+
+// Canonical is the form of a URL used to spot the same article delivered
+// twice: scheme, "www." and fragment dropped, host lower-cased, default port
+// removed, tracking parameters (utm_*, fbclid, gclid...) removed, the rest of
+// the query sorted. It returns "" for anything that is not an absolute
+// http(s) URL. The original URL is kept for links.
+func Canonical(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	host := strings.Trim(strings.ToLower(u.Hostname()), ".")
+	for strings.HasPrefix(host, "www.") {
+		host = strings.TrimLeft(host[len("www."):], ".")
+	}
+	if host == "" {
+		return ""
+	}
+	if p := u.Port(); p != "" && p != "80" && p != "443" {
+		host += ":" + p
+	}
+	q := u.Query()
+	for k := range q {
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, "utm_") || slices.Contains(trackingParams, lk) {
+			q.Del(k)
+		}
+	}
+	path := u.EscapedPath()
+	if path == "/" {
+		path = ""
+	}
+	out := host + path
+	if enc := q.Encode(); enc != "" { // Encode sorts by key
+		out += "?" + enc
+	}
+	return out
+}
+
+func resolve(base *url.URL, ref string) string {
+	if ref == "" || base == nil {
+		return ref
+	}
+	u, err := url.Parse(ref)
+	if err != nil {
+		return ref
+	}
+	return base.ResolveReference(u).String()
+}
+
+// htmlToText extracts readable text from an HTML fragment: tags dropped,
+// entities decoded, block elements on their own lines, script and style
+// contents skipped.
+func htmlToText(s string) string {
+	if !strings.ContainsAny(s, "<&") {
+		return cleanText(s)
+	}
+	z := xhtml.NewTokenizer(strings.NewReader(s))
+	var b strings.Builder
+	skip := 0
+	for {
+		switch z.Next() {
+		case xhtml.ErrorToken:
+			return cleanText(b.String())
+		case xhtml.TextToken:
+			if skip == 0 {
+				b.Write(z.Text())
+			}
+		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
+			name, _ := z.TagName()
+			switch string(name) {
+			case "script", "style", "noscript", "iframe", "template":
+				skip++
+			case "br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article":
+				b.WriteString("\n")
+			}
+		case xhtml.EndTagToken:
+			name, _ := z.TagName()
+			switch string(name) {
+			case "script", "style", "noscript", "iframe", "template":
+				if skip > 0 {
+					skip--
+				}
+			case "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article":
+				b.WriteString("\n")
+			}
+		}
+	}
+}
+
+// cleanText drops control characters and invalid UTF-8, folds runs of
+// spaces, and keeps single blank lines between paragraphs.
+func cleanText(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space, newlines := false, 0
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError || r == '\uFEFF':
+			continue
+		case r == '\n':
+			newlines++
+			continue
+		case unicode.IsSpace(r):
+			space = true
+			continue
+		case unicode.IsControl(r):
+			continue
+		}
+		if b.Len() > 0 {
+			switch {
+			case newlines > 0:
+				b.WriteString("\n\n")
+			case space:
+				b.WriteByte(' ')
+			}
+		}
+		space, newlines = false, 0
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// clip cuts s to at most n bytes on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func firstWords(s string, n int) string {
+	f := strings.Fields(s)
+	if len(f) > n {
+		return strings.Join(f[:n], " ") + "…"
+	}
+	return strings.Join(f, " ")
+}
