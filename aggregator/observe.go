@@ -45,8 +45,8 @@ type CommitEvent struct {
 // nopObserver is the Observer of a service without metrics.
 type nopObserver struct{}
 
-func (nopObserver) Fetched(FetchEvent)   {}
-func (nopObserver) Committed(CommitEvent) {}
+func (nopObserver) Fetched(FetchEvent)     {}
+func (nopObserver) Committed(CommitEvent)  {}
 func (nopObserver) CycleDone(Cycle, error) {}
 
 // observeFetch reports a fetch; res is nil when err is not.

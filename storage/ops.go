@@ -166,4 +166,3 @@ func Compact(path string) (before, after int64, err error) {
 	}
 	return before, after, nil
 }
-
