@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -165,4 +166,35 @@ func Compact(path string) (before, after int64, err error) {
 		after = info.Size()
 	}
 	return before, after, nil
+}
+
+// boltMagic marks a bbolt file: it is the first field of the meta page
+// that starts the file, after the 16-byte page header, in the byte order
+// of the machine that wrote it.
+const boltMagic = 0xED0CDAED
+
+// checkMagic returns ErrNotDatabase for a non-empty file that does not
+// start like a bbolt file, so that a text file given as the database is
+// named as such rather than with bbolt's internal complaint. A missing or
+// empty file passes: bbolt creates the database in it.
+func checkMagic(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var head [20]byte
+	n, err := io.ReadFull(f, head[:])
+	switch {
+	case n == 0 && (err == io.EOF || err == nil):
+		return nil
+	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
+		return err
+	case n < len(head) || (binary.LittleEndian.Uint32(head[16:]) != boltMagic && binary.BigEndian.Uint32(head[16:]) != boltMagic):
+		return fmt.Errorf("%w: the file does not start like a bbolt database", ErrNotDatabase)
+	}
+	return nil
 }
