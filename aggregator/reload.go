@@ -83,7 +83,7 @@ func diffConfig(old, cur config.Config) Diff {
 		switch {
 		case !ok:
 			d.Added = append(d.Added, src.Name)
-		case !reflect.DeepEqual(prev, src) || effectiveSchedule(old, prev) != effectiveSchedule(cur, src):
+		case !reflect.DeepEqual(prev, src):
 			d.Changed = append(d.Changed, src.Name)
 		}
 		delete(before, src.Name)
