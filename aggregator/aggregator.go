@@ -125,7 +125,10 @@ func (s *Service) loadIndex(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("build dedupe index: %w", err)
 	}
-	idx.Evict(cutoff)
+	// No Evict(cutoff) here: it goes by publication date, and a running
+	// service keeps every item it added whatever its date. Evicting only
+	// after a restart made the stories depend on when the daemon restarted
+	// (found by the crash test, cmd/storyfeed/crash_test.go).
 	s.index = idx
 	s.log.Debug("dedupe index built", "docs", idx.Len(), "stories", idx.Stories(), keyDur, time.Since(start))
 	return nil
