@@ -94,7 +94,14 @@ func New(cfg config.Config, deps Deps) (*Service, error) {
 
 // dedupeOptions are the engine settings from the config.
 func (s *Service) dedupeOptions() dedupe.Options {
-	return dedupe.Options{Window: s.cfg.Dedupe.Window}
+	return dedupeOptionsOf(s.cfg.Dedupe)
+}
+
+// dedupeOptionsOf maps the [dedupe] config table to engine options. The
+// daemon and `storyfeed eval` both use it, so eval measures the daemon's
+// settings.
+func dedupeOptionsOf(c config.Dedupe) dedupe.Options {
+	return dedupe.Options{Window: c.Window}
 }
 
 // loadIndex builds the dedupe index from the items of the window. Called

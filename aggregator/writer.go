@@ -89,16 +89,11 @@ func (s *Service) decide(items []storage.Item, now time.Time, c *Cycle) ([]stora
 			return nil, nil, err
 		}
 		if dec.Story == "" {
-			it.Story = it.ID // it founds a story, which takes its ID for good
 			c.StoriesNew++
 		} else {
-			it.Story = dec.Story
 			c.Joined++
 		}
-		it.Match = storage.Match{
-			Level: dec.Level.String(), Score: dec.Score, Threshold: dec.Threshold,
-			Shared: dec.Shared, Reason: dec.Reason,
-		}
+		assign(&it, &dec)
 		s.index.Add(docOf(&it), it.Story, now)
 		added = append(added, it.ID)
 		out = append(out, it)

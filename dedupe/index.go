@@ -418,3 +418,30 @@ func (x *Index) Evict(cutoff time.Time) int {
 	}
 	return len(old)
 }
+
+// Explain scores d against one story, as Match would if that story were the
+// only candidate. It does not change the index.
+func (x *Index) Explain(d Doc, story string) Decision {
+	q := &entry{id: d.ID, time: d.Time, terms: features(&d)}
+	dec := Decision{Level: LevelNew, Threshold: x.opt.Similar, Best: story}
+	if len(q.terms) == 0 {
+		dec.Reason = "no usable text"
+		return dec
+	}
+	qv, qnorm := x.vector(q.terms)
+	bestDoc := -1
+	for _, c := range x.stories[story] {
+		if s := x.cosine(qv, qnorm, x.docs[c]); s > dec.Score || bestDoc < 0 {
+			dec.Score, bestDoc = s, c
+		}
+	}
+	if bestDoc < 0 {
+		dec.Reason = "story not in the window"
+		return dec
+	}
+	shared, _ := x.shared(qv, x.docs[bestDoc])
+	dec.Shared = topTerms(shared, 8)
+	dec.Score = round(dec.Score)
+	dec.Reason = fmt.Sprintf("best member %s scores %.3f", x.docs[bestDoc].id, dec.Score)
+	return dec
+}

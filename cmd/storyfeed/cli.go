@@ -27,6 +27,7 @@ var commands = []command{
 	{"poll", "poll every source once, then exit", cmdPoll},
 	{"check", "validate the config file", cmdCheck},
 	{"stories", "list the newest stories, or explain one", cmdStories},
+	{"eval", "measure the dedupe engine on labelled items", cmdEval},
 	{"version", "print version and build information", cmdVersion},
 }
 
