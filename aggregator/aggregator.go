@@ -101,7 +101,7 @@ func (s *Service) dedupeOptions() dedupe.Options {
 // daemon and `storyfeed eval` both use it, so eval measures the daemon's
 // settings.
 func dedupeOptionsOf(c config.Dedupe) dedupe.Options {
-	return dedupe.Options{Window: c.Window}
+	return dedupe.Options{Window: c.Window, Similar: c.Similar, Headline: c.Headline, Near: c.Near}
 }
 
 // loadIndex builds the dedupe index from the items of the window. Called
@@ -129,11 +129,12 @@ func (s *Service) loadIndex(ctx context.Context) error {
 // docOf is the dedupe view of an item.
 func docOf(it *storage.Item) dedupe.Doc {
 	return dedupe.Doc{
-		ID:    it.ID,
-		URL:   it.CanonURL,
-		Hash:  it.Hash,
-		Title: it.Title,
-		Text:  it.Text,
-		Time:  it.Published,
+		ID:     it.ID,
+		URL:    it.CanonURL,
+		Hash:   it.Hash,
+		Outlet: it.Outlet,
+		Title:  it.Title,
+		Text:   it.Text,
+		Time:   it.Published,
 	}
 }
