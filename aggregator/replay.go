@@ -54,9 +54,11 @@ func (r *Replayer) Item(rec Record, guid string, now time.Time) storage.Item {
 // returns the decision. it.Story and it.Match are set as the writer sets
 // them.
 func (r *Replayer) Decide(it *storage.Item, now time.Time) dedupe.Decision {
-	dec := r.index.Match(docOf(it))
+	f := dedupe.Extract(new(docOf(it)))
+	dec := r.index.MatchFeatures(&f)
 	assign(it, &dec)
-	r.index.Add(docOf(it), it.Story, now)
+	it.Cites = dedupe.Cites(it.Text, it.Outlet)
+	r.index.AddFeatures(&f, it.Story, now)
 	return dec
 }
 
