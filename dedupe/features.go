@@ -164,25 +164,24 @@ func keep(t Term) float64 {
 // that differ in few bits.
 func simhash(body []token) uint64 {
 	var v [64]int32
-	var b strings.Builder
+	n := int32(0)
 	for i := 0; i+shingleSize <= len(body); i++ {
-		b.Reset()
+		h := uint64(fnvOffset)
 		for j := i; j < i+shingleSize; j++ {
-			b.WriteString(body[j].term)
-			b.WriteByte(' ')
-		}
-		h := hash64(b.String())
-		for k := range 64 {
-			if h&(1<<k) != 0 {
-				v[k]++
-			} else {
-				v[k]--
+			t := body[j].term
+			for k := 0; k < len(t); k++ {
+				h = (h ^ uint64(t[k])) * fnvPrime
 			}
+			h = (h ^ ' ') * fnvPrime
 		}
+		for k := range v {
+			v[k] += int32(h >> k & 1)
+		}
+		n++
 	}
 	var s uint64
-	for k := range 64 {
-		if v[k] > 0 {
+	for k := range v {
+		if 2*v[k] > n {
 			s |= 1 << k
 		}
 	}
@@ -191,6 +190,12 @@ func simhash(body []token) uint64 {
 	}
 	return s
 }
+
+// FNV-1a constants, for hashing without allocating.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
 
 func hamming(a, b uint64) int { return bits.OnesCount64(a ^ b) }
 

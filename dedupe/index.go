@@ -28,13 +28,19 @@ type Index struct {
 
 	// scratch space of one query, indexed by term ID; zero between queries
 	qLead, qFlat []float64
-	hits         map[int32]float64
+	acc          []float64 // candidate weights by seq-low
+	touched      []int32
+	low          int32 // no live doc has a smaller sequence number
+	short        int   // docs without a full text
 }
 
 type termInfo struct {
 	text string
 	df   int32   // docs containing the term
 	post []int32 // those docs' sequence numbers, ascending
+	// idf cached for index size idfN and document frequency idfDF
+	idfN, idfDF int32
+	idf         float64
 }
 
 type doc struct {
@@ -52,14 +58,22 @@ type doc struct {
 	next  [nBands]int32
 }
 
-// dterm is a doc's term: its ID and weights.
+// dterm is a doc's term: its ID with two flags, and its weights; 12 bytes.
 type dterm struct {
-	id     int32
-	lead   float32
-	flat   float32
-	title  bool
-	entity bool
+	key  uint32 // term ID | termTitle | termEntity
+	lead float32
+	flat float32
 }
+
+const (
+	termTitle  = 1 << 31
+	termEntity = 1 << 30
+	termIDMask = termEntity - 1 // term IDs stay below 2^30
+)
+
+func (t dterm) tid() int32     { return int32(t.key & termIDMask) }
+func (t dterm) isTitle() bool  { return t.key&termTitle != 0 }
+func (t dterm) isEntity() bool { return t.key&termEntity != 0 }
 
 type story struct {
 	id      string
@@ -100,7 +114,6 @@ func New(opt Options) *Index {
 		stories: map[string]*story{},
 		byURL:   map[uint64]int32{},
 		byHash:  map[uint64]int32{},
-		hits:    map[int32]float64{},
 	}
 }
 
@@ -117,6 +130,16 @@ func (x *Index) Stories() int { return len(x.stories) }
 // index, counting the doc being scored as one more.
 func (x *Index) idf(df int32) float64 {
 	return ln(1 + float64(len(x.docs)+1)/float64(df+1))
+}
+
+// termIDF is idf for a term of the index, cached until the index size or
+// the term's frequency changes.
+func (x *Index) termIDF(id int32) float64 {
+	t := &x.terms[id]
+	if n := int32(len(x.docs)); t.idfN != n || t.idfDF != t.df || t.idf == 0 {
+		t.idfN, t.idfDF, t.idf = n, t.df, x.idf(t.df)
+	}
+	return t.idf
 }
 
 // Match decides which story d belongs to. It does not change the index;
@@ -209,8 +232,10 @@ func (x *Index) decide(f *Features, only string) Decision {
 			consider(c)
 		}
 	}
-	for _, c := range x.headline(q, only) {
-		consider(c)
+	if !f.Long || x.short > 0 {
+		for _, c := range x.headline(q, only) {
+			consider(c)
+		}
 	}
 	// Stories out of the time window cannot be joined.
 	cands = slices.DeleteFunc(cands, func(c *candidate) bool { return !x.inWindow(q.time, c.st) })
@@ -284,13 +309,12 @@ func (x *Index) newQuery(f *Features) *query {
 	}
 	for i, t := range f.Terms {
 		id, ok := x.vocab[t.Text]
-		var df int32
+		idf := x.idf(0)
 		if ok {
-			df = x.terms[id].df
+			idf = x.termIDF(id)
 		} else {
 			id = -1
 		}
-		idf := x.idf(df)
 		qt := qterm{id: id, idf: idf, lead: float64(float64(t.Lead) * idf), flat: float64(float64(t.Flat) * idf)}
 		q.terms[i] = qt
 		q.normL = float64(q.normL + float64(qt.lead*qt.lead))
@@ -346,7 +370,12 @@ func (x *Index) near(q *query) *candidate {
 
 // similar compares a full text with the full texts of its candidate docs.
 func (x *Index) similar(q *query) []*candidate {
-	clear(x.hits)
+	// Sum the query's term weights per candidate doc in a dense array
+	// indexed by sequence number: live docs have nearly consecutive ones.
+	if span := int(x.seq - x.low + 1); len(x.acc) < span {
+		x.acc = append(x.acc, make([]float64, span-len(x.acc))...)
+	}
+	x.touched = x.touched[:0]
 	n := 0
 	for _, i := range q.byLead {
 		t := q.terms[i]
@@ -358,31 +387,40 @@ func (x *Index) similar(q *query) []*candidate {
 		}
 		post := x.terms[t.id].post
 		for _, s := range post[max(0, len(post)-postingsTail):] {
-			x.hits[s] += t.lead
+			j := s - x.low
+			if x.acc[j] == 0 {
+				x.touched = append(x.touched, s)
+			}
+			x.acc[j] += t.lead
 		}
 	}
-	type hit struct {
-		seq int32
-		w   float64
-	}
-	hs := make([]hit, 0, len(x.hits))
-	for s, w := range x.hits {
-		if d := x.docs[s]; d.long {
-			hs = append(hs, hit{s, w})
+	// Keep the maxCands strongest (ties: the older doc) in a min-heap.
+	hs := make([]hit, 0, maxCands)
+	for _, s := range x.touched {
+		j := s - x.low
+		h := hit{s, x.acc[j]}
+		x.acc[j] = 0
+		switch {
+		case len(hs) < maxCands:
+			hs = append(hs, h)
+			siftUp(hs, len(hs)-1)
+		case weaker(hs[0], h):
+			hs[0] = h
+			siftDown(hs, 0)
 		}
 	}
 	slices.SortFunc(hs, func(a, b hit) int {
-		if c := cmpDesc(a.w, b.w); c != 0 {
-			return c
+		if weaker(a, b) {
+			return 1
 		}
-		return int(a.seq - b.seq)
+		return -1
 	})
-	if len(hs) > maxCands {
-		hs = hs[:maxCands]
-	}
 	var out []*candidate
 	for _, h := range hs {
 		e := x.docs[h.seq]
+		if !e.long {
+			continue
+		}
 		lead, body, shared := x.cosines(q, e)
 		if shared < 2 {
 			continue
@@ -422,18 +460,56 @@ func (x *Index) similar(q *query) []*candidate {
 	return out
 }
 
+// hit is a candidate doc and the summed weight of the query terms it has.
+type hit struct {
+	seq int32
+	w   float64
+}
+
+// weaker orders hits: lower weight first, and on equal weight the newer
+// doc first, so the older one is kept.
+func weaker(a, b hit) bool { return a.w < b.w || a.w == b.w && a.seq > b.seq }
+
+func siftUp(h []hit, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !weaker(h[i], h[p]) {
+			return
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func siftDown(h []hit, i int) {
+	for {
+		l, m := 2*i+1, i
+		if l < len(h) && weaker(h[l], h[m]) {
+			m = l
+		}
+		if r := l + 1; r < len(h) && weaker(h[r], h[m]) {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
 // cosines returns the cosines of q and e under lead and flat weights, and
 // how many terms they share. Sums run in e's term order: fixed.
 func (x *Index) cosines(q *query, e *doc) (lead, body float64, shared int) {
 	var dotL, dotF, nL, nF float64
 	for _, t := range e.terms {
-		idf := x.idf(x.terms[t.id].df)
+		idf := x.termIDF(t.tid())
 		wl, wf := float64(float64(t.lead)*idf), float64(float64(t.flat)*idf)
 		nL = float64(nL + float64(wl*wl))
 		nF = float64(nF + float64(wf*wf))
-		if ql := x.qLead[t.id]; ql != 0 {
+		if ql := x.qLead[t.tid()]; ql != 0 {
 			dotL = float64(dotL + float64(ql*wl))
-			dotF = float64(dotF + float64(x.qFlat[t.id]*wf))
+			dotF = float64(dotF + float64(x.qFlat[t.tid()]*wf))
 			shared++
 		}
 	}
@@ -574,9 +650,9 @@ func (x *Index) keyEntitiesQ(q *query) []keyEntity {
 func (x *Index) keyEntitiesD(e *doc) []keyEntity {
 	var ks []keyEntity
 	for _, t := range e.terms {
-		text := x.terms[t.id].text
-		if w := keyWeight(text, t.entity, t.title, float64(t.flat)); w > 0 {
-			ks = append(ks, keyEntity{t.id, text, float64(w * x.idf(x.terms[t.id].df))})
+		text := x.terms[t.tid()].text
+		if w := keyWeight(text, t.isEntity(), t.isTitle(), float64(t.flat)); w > 0 {
+			ks = append(ks, keyEntity{t.tid(), text, float64(w * x.termIDF(t.tid()))})
 		}
 	}
 	return topKeys(ks)
@@ -607,7 +683,7 @@ func topKeys(ks []keyEntity) []keyEntity {
 
 func (e *doc) has(id int32) bool {
 	for _, t := range e.terms {
-		if t.id == id {
+		if t.tid() == id {
 			return true
 		}
 	}
@@ -622,7 +698,7 @@ func (x *Index) sharedTerms(q *query, e *doc, flat bool) []string {
 	}
 	var s []st
 	for _, t := range e.terms {
-		ql, qf := x.qLead[t.id], x.qFlat[t.id]
+		ql, qf := x.qLead[t.tid()], x.qFlat[t.tid()]
 		if ql == 0 {
 			continue
 		}
@@ -630,7 +706,7 @@ func (x *Index) sharedTerms(q *query, e *doc, flat bool) []string {
 		if flat {
 			w = qf * float64(t.flat)
 		}
-		s = append(s, st{x.terms[t.id].text, w})
+		s = append(s, st{x.terms[t.tid()].text, w})
 	}
 	slices.SortStableFunc(s, func(a, b st) int { return cmpDesc(a.w, b.w) })
 	var out []string
@@ -675,6 +751,9 @@ func (x *Index) Add(d Doc, storyID string, seen time.Time) {
 func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 	x.Remove(f.ID)
 	x.seq++
+	if len(x.docs) == 0 {
+		x.low = x.seq
+	}
 	e := &doc{seq: x.seq, id: f.ID, url: f.URL, hash: f.Hash, sim: f.Sim, time: unixOr(f.Time),
 		seen: unixOr(seen), long: f.Long, terms: make([]dterm, len(f.Terms)), names: slices.Clip(f.Names)}
 	for i, t := range f.Terms {
@@ -693,7 +772,14 @@ func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 		ti := &x.terms[id]
 		ti.df++
 		ti.post = append(ti.post, e.seq)
-		e.terms[i] = dterm{id: id, lead: t.Lead, flat: t.Flat, title: t.Title, entity: t.Entity}
+		key := uint32(id)
+		if t.Title {
+			key |= termTitle
+		}
+		if t.Entity {
+			key |= termEntity
+		}
+		e.terms[i] = dterm{key: key, lead: t.Lead, flat: t.Flat}
 	}
 	st := x.stories[storyID]
 	if st == nil {
@@ -704,6 +790,8 @@ func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 	st.members = append(st.members, e.seq)
 	if e.long {
 		st.long++
+	} else {
+		x.short++
 	}
 	st.widen(e.time)
 	x.docs[e.seq] = e
@@ -750,15 +838,15 @@ func (x *Index) Remove(id string) {
 	}
 	e := x.docs[seq]
 	for _, t := range e.terms {
-		ti := &x.terms[t.id]
+		ti := &x.terms[t.tid()]
 		ti.df--
 		if i, found := slices.BinarySearch(ti.post, seq); found {
 			ti.post = slices.Delete(ti.post, i, i+1)
 		}
 		if ti.df == 0 {
 			delete(x.vocab, ti.text)
-			x.terms[t.id] = termInfo{}
-			x.free = append(x.free, t.id)
+			x.terms[t.tid()] = termInfo{}
+			x.free = append(x.free, t.tid())
 		}
 	}
 	if e.sim != 0 {
@@ -778,10 +866,21 @@ func (x *Index) Remove(id string) {
 	}
 	delete(x.docs, seq)
 	delete(x.byID, id)
+	for x.low < x.seq && x.docs[x.low] == nil {
+		x.low++
+	}
+	if len(x.docs) == 0 {
+		x.low = x.seq + 1
+	}
+	if len(x.acc) > 4*int(x.seq-x.low+1)+1024 {
+		x.acc = nil // the window shrank: give the scratch space back
+	}
 	st := e.story
 	st.members = slices.DeleteFunc(st.members, func(s int32) bool { return s == seq })
 	if e.long {
 		st.long--
+	} else {
+		x.short--
 	}
 	if len(st.members) == 0 {
 		delete(x.stories, st.id)

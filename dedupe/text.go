@@ -64,7 +64,7 @@ func tokens(s string, isTitle bool, drop map[string]bool) []token {
 		numeric := unicode.IsDigit(first)
 		start := sentenceStart
 		sentenceStart = false
-		follows := joined && prevCapital
+		follows := joined && prevCapital && capital && !numeric
 		joined, prevCapital = true, false
 		for _, part := range splitJoined(word) {
 			term := normalise(part, capital)
@@ -105,6 +105,9 @@ func nextIsWord(s string) bool {
 func splitJoined(w string) []string {
 	if r, _ := utf8.DecodeRuneInString(w); unicode.IsDigit(r) {
 		return []string{strings.TrimRight(strings.ReplaceAll(w, ",", ""), ".")}
+	}
+	if !strings.ContainsAny(w, "-'’.,") {
+		return []string{w}
 	}
 	w = strings.TrimSuffix(strings.TrimSuffix(w, "'s"), "’s")
 	w = strings.Map(func(r rune) rune {
@@ -286,6 +289,11 @@ func cleanBody(text string) string {
 	var b strings.Builder
 	for _, line := range lines {
 		l := strings.TrimSpace(line)
+		if len(l) > 80 { // a paragraph, not a button or a list heading
+			b.WriteString(l)
+			b.WriteByte('\n')
+			continue
+		}
 		low := strings.ToLower(strings.Trim(l, " .:!*#-–—|•·"))
 		if low == "" {
 			b.WriteByte('\n')
