@@ -72,8 +72,8 @@ func TestCleanBody(t *testing.T) {
 func TestSlugWords(t *testing.T) {
 	for in, want := range map[string]string{
 		"example.com/business/fed-holds-rates-steady-2025.html": "fed holds rates steady",
-		"example.com/a/123":                                     "",
-		"example.com/news/2025/12/02/envoy_heads_to_moscow":     "envoy heads to moscow",
+		"example.com/a/123": "",
+		"example.com/news/2025/12/02/envoy_heads_to_moscow": "envoy heads to moscow",
 	} {
 		if got := slugWords(in); got != want {
 			t.Errorf("slugWords(%q) = %q, want %q", in, got, want)
