@@ -126,7 +126,11 @@ func (db *DB) ForEachIndexEntry(ctx context.Context, since time.Time, fn func(*I
 		items, feats := tx.Bucket(bucketItems), tx.Bucket(bucketFeatures)
 		c := tx.Bucket(bucketItemTime).Cursor()
 		var e IndexEntry
-		for k, _ := c.Seek(timeKey(since, make([]byte, idLen))); k != nil; k, _ = c.Next() {
+		k, _ := c.First()
+		if since.After(time.Unix(0, 0)) { // keys are unsigned: earlier times all sort first
+			k, _ = c.Seek(timeKey(since, make([]byte, idLen)))
+		}
+		for ; k != nil; k, _ = c.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
