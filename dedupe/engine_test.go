@@ -209,3 +209,21 @@ func randomDocs(n int, seed uint64) []dedupe.Doc {
 	}
 	return docs
 }
+
+// A wire copy lightly edited by another outlet (new headline, a word
+// changed) is a near-duplicate.
+func TestNearDuplicate(t *testing.T) {
+	docs := randomDocs(3, 11)
+	orig := docs[0]
+	x := dedupe.New(dedupe.Options{})
+	x.Add(orig, "S", day)
+	x.Add(docs[1], "T", day)
+	x.Add(docs[2], "U", day)
+	edited := orig
+	edited.ID, edited.Title = "copy", "Edited headline for the same wire story"
+	edited.Text = strings.Replace(orig.Text, "said", "told reporters", 1)
+	d := x.Match(edited)
+	if d.Story != "S" || d.Level != dedupe.LevelNear || d.Measure != "simhash" {
+		t.Errorf("Match(lightly edited copy) = %q %v %s %.3f (%s), want S near", d.Story, d.Level, d.Measure, d.Score, d.Reason)
+	}
+}

@@ -220,7 +220,7 @@ func (x *Index) decide(f *Features, only string) Decision {
 			cands = append(cands, c)
 			return
 		}
-		if old.blocked != "" && c.blocked == "" || (old.blocked == "") == (c.blocked == "") && c.ratio > old.ratio {
+		if better(c, old) {
 			*old = *c
 		}
 	}
@@ -240,14 +240,11 @@ func (x *Index) decide(f *Features, only string) Decision {
 	// Stories out of the time window cannot be joined.
 	cands = slices.DeleteFunc(cands, func(c *candidate) bool { return !x.inWindow(q.time, c.st) })
 	slices.SortFunc(cands, func(a, b *candidate) int {
-		if (a.blocked == "") != (b.blocked == "") {
-			if a.blocked == "" {
-				return -1
-			}
+		switch {
+		case better(a, b):
+			return -1
+		case better(b, a):
 			return 1
-		}
-		if c := cmpDesc(a.ratio, b.ratio); c != 0 {
-			return c
 		}
 		return int(a.st.seq - b.st.seq)
 	})
@@ -285,6 +282,21 @@ func (x *Index) decide(f *Features, only string) Decision {
 		}
 	}
 	return dec
+}
+
+// better orders candidates: unblocked before blocked, passing before
+// failing, a near-duplicate before a rewrite, then by score/threshold.
+func better(a, b *candidate) bool {
+	if (a.blocked == "") != (b.blocked == "") {
+		return a.blocked == ""
+	}
+	if (a.ratio >= 1) != (b.ratio >= 1) {
+		return a.ratio >= 1
+	}
+	if a.ratio >= 1 && a.level != b.level {
+		return a.level == LevelNear
+	}
+	return a.ratio > b.ratio
 }
 
 func (x *Index) exact(f *Features) (*story, string, bool) {
