@@ -70,14 +70,18 @@ func Extract(d *Doc) Features {
 		title         bool
 		entity, lower int // capitalised mid-sentence (or a figure); lower case
 	}
-	m := map[string]*acc{}
+	m := make(map[string]int, 128) // term -> index in accs
+	accs := make([]acc, 0, 128)
+	names := make([]string, 0, 128)
 	get := func(t string) *acc {
-		a := m[t]
-		if a == nil {
-			a = &acc{}
-			m[t] = a
+		i, ok := m[t]
+		if !ok {
+			i = len(accs)
+			m[t] = i
+			accs = append(accs, acc{})
+			names = append(names, t)
 		}
-		return a
+		return &accs[i]
 	}
 	for _, tk := range tokens(title, true, drop) {
 		a := get(tk.term)
@@ -111,7 +115,8 @@ func Extract(d *Doc) Features {
 	}
 	f.Long = len(body) >= minBody
 	terms := make([]Term, 0, len(m))
-	for t, a := range m {
+	for i := range accs {
+		t, a := names[i], &accs[i]
 		lead := float64(ln(1+a.lead) + a.bonus)
 		flat := 0.0
 		if a.flat > 0 {

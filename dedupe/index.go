@@ -95,9 +95,10 @@ const (
 	// Candidate search. The query's strongest terms are looked up, and in
 	// each posting list only the most recent docs: the cost of a decision
 	// does not grow with the window.
-	queryTerms      = 12
-	postingsTail    = 256
-	maxCands        = 64
+	queryTerms      = 8
+	postingsTail    = 128
+	maxCands        = 32
+	headlineTail    = 512  // posting-list tail read for a headline-only item, which has few words
 	backgroundN     = 8    // pseudo-candidates the background score starts from...
 	backgroundPrior = 0.05 // ...with this score each
 	keyEntities     = 8    // main names compared by the entity guard
@@ -256,6 +257,9 @@ func (x *Index) decide(f *Features, only string) Decision {
 	best := cands[0]
 	dec.Best, dec.Score, dec.Threshold, dec.Measure = best.st.id, round(best.score), best.threshold, best.measure
 	dec.Shared = best.shared
+	if best.member != nil && best.shared == nil {
+		dec.Shared = x.sharedTerms(q, best.member)
+	}
 	if best.member != nil {
 		dec.Member = best.member.id
 	}
@@ -373,7 +377,6 @@ func (x *Index) near(q *query) *candidate {
 	score := 1 - float64(bestBits)/64
 	c := &candidate{st: best.story, score: score, threshold: x.opt.Near, ratio: score / x.opt.Near,
 		level: LevelNear, measure: "simhash", member: best}
-	c.shared = x.sharedTerms(q, best, false)
 	if why := x.disagree(q, best); why != "" {
 		c.blocked = why
 	}
@@ -464,7 +467,6 @@ func (x *Index) similar(q *query) []*candidate {
 		bg := max(backgroundPrior, (sum-own)/float64(max(backgroundN, len(out)-n)))
 		c.raw, c.score = c.score, c.score-bg
 		c.threshold, c.ratio = x.opt.Similar, c.score/x.opt.Similar
-		c.shared = x.sharedTerms(q, c.member, false)
 		if c.ratio >= 1 {
 			c.blocked = x.disagree(q, c.member)
 		}
@@ -552,7 +554,7 @@ func (x *Index) headline(q *query, only string) []*candidate {
 			continue
 		}
 		post := x.terms[t.id].post
-		for _, s := range post[max(0, len(post)-postingsTail):] {
+		for _, s := range post[max(0, len(post)-headlineTail):] {
 			st := x.docs[s].story
 			if q.f.Long && st.long > 0 {
 				continue // full texts are compared as such
@@ -703,7 +705,7 @@ func (e *doc) has(id int32) bool {
 }
 
 // sharedTerms lists the terms q and e share, strongest contribution first.
-func (x *Index) sharedTerms(q *query, e *doc, flat bool) []string {
+func (x *Index) sharedTerms(q *query, e *doc) []string {
 	type st struct {
 		term string
 		w    float64
@@ -714,10 +716,7 @@ func (x *Index) sharedTerms(q *query, e *doc, flat bool) []string {
 		if ql == 0 {
 			continue
 		}
-		w := ql * float64(t.lead)
-		if flat {
-			w = qf * float64(t.flat)
-		}
+		w := float64(ql*float64(t.lead)) + float64(qf*float64(t.flat))
 		s = append(s, st{x.terms[t.tid()].text, w})
 	}
 	slices.SortStableFunc(s, func(a, b st) int { return cmpDesc(a.w, b.w) })
