@@ -26,8 +26,8 @@ type Features struct {
 	Long bool      // the body is long enough to be compared as full text
 	// Terms are the doc's strongest terms, sorted by text.
 	Terms []Term
-	// Names are the hashes (hash32) of all the doc's names and figures,
-	// sorted: the entity guard looks a name up in them.
+	// Names are the hashes (hash32) of all the doc's names and figures and
+	// headline words, sorted: the entity guard looks a name up in them.
 	Names []uint32
 }
 
@@ -129,7 +129,7 @@ func Extract(d *Doc) Features {
 		terms = append(terms, Term{Text: t, Lead: float32(lead), Flat: float32(flat), Title: a.title, Entity: ent})
 	}
 	for _, t := range terms {
-		if t.Entity {
+		if t.Entity || t.Title {
 			f.Names = append(f.Names, hash32(t.Text))
 		}
 	}
