@@ -173,7 +173,6 @@ type query struct {
 	normL  float64
 	normF  float64
 	time   int64
-	seen   map[int32]bool
 	byLead []int // indexes into terms, strongest lead weight first
 }
 
@@ -693,15 +692,6 @@ func keyWeight(text string, entity, title bool, flat float64) float64 {
 func topKeys(ks []keyEntity) []keyEntity {
 	slices.SortStableFunc(ks, func(a, b keyEntity) int { return cmpDesc(a.w, b.w) })
 	return ks[:min(len(ks), keyEntities)]
-}
-
-func (e *doc) has(id int32) bool {
-	for _, t := range e.terms {
-		if t.tid() == id {
-			return true
-		}
-	}
-	return false
 }
 
 // sharedTerms lists the terms q and e share, strongest contribution first.
