@@ -98,11 +98,13 @@ const (
 	queryTerms      = 8
 	postingsTail    = 128
 	maxCands        = 32
-	headlineTail    = 512  // posting-list tail read for a headline-only item, which has few words
-	backgroundN     = 8    // pseudo-candidates the background score starts from...
-	backgroundPrior = 0.05 // ...with this score each
-	keyEntities     = 8    // main names compared by the entity guard
-	entityOverlap   = 0.6  // share of its main names' weight each side must find in the other
+	selectiveBonus  = 1 << 20 // marks the weight of sharing a term whose whole posting list is read
+	selectiveCands  = 4       // candidates found through such terms, kept besides maxCands
+	headlineTail    = 512     // posting-list tail read for a headline-only item, which has few words
+	backgroundN     = 8       // pseudo-candidates the background score starts from...
+	backgroundPrior = 0.05    // ...with this score each
+	keyEntities     = 8       // main names compared by the entity guard
+	entityOverlap   = 0.6     // share of its main names' weight each side must find in the other
 )
 
 // New returns an empty index.
@@ -390,37 +392,65 @@ func (x *Index) similar(q *query) []*candidate {
 		x.acc = append(x.acc, make([]float64, span-len(x.acc))...)
 	}
 	x.touched = x.touched[:0]
-	n := 0
-	for _, i := range q.byLead {
+	// Look up the query's strongest terms, selective ones first: a term
+	// whose whole posting list fits in the tail finds every doc that has
+	// it, whatever order the docs came in (a cold start ingests feed by
+	// feed, not in publication order); a common term's tail only finds
+	// the most recent docs.
+	look := make([]int, 0, len(q.byLead))
+	for pass := range 2 {
+		for _, i := range q.byLead {
+			if t := q.terms[i]; t.id >= 0 && (x.terms[t.id].df <= postingsTail) == (pass == 0) {
+				look = append(look, i)
+			}
+		}
+	}
+	for _, i := range look[:min(len(look), queryTerms)] {
 		t := q.terms[i]
-		if t.id < 0 {
-			continue
-		}
-		if n++; n > queryTerms {
-			break
-		}
 		post := x.terms[t.id].post
+		w := t.lead
+		if len(post) <= postingsTail {
+			// A doc sharing a selective term stays a candidate even when
+			// docs sharing only common headline words weigh more.
+			w = float64(w + selectiveBonus)
+		}
 		for _, s := range post[max(0, len(post)-postingsTail):] {
 			j := s - x.low
 			if x.acc[j] == 0 {
 				x.touched = append(x.touched, s)
 			}
-			x.acc[j] += t.lead
+			x.acc[j] += w
 		}
 	}
-	// Keep the maxCands strongest (ties: the older doc) in a min-heap.
+	// Keep the maxCands strongest by the weight of common terms, and the
+	// selectiveCands strongest of the docs that share a selective term
+	// (ties: the older doc), each in a min-heap.
 	hs := make([]hit, 0, maxCands)
-	for _, s := range x.touched {
-		j := s - x.low
-		h := hit{s, x.acc[j]}
-		x.acc[j] = 0
+	sel := make([]hit, 0, selectiveCands)
+	push := func(hs []hit, h hit, n int) []hit {
 		switch {
-		case len(hs) < maxCands:
+		case len(hs) < n:
 			hs = append(hs, h)
 			siftUp(hs, len(hs)-1)
 		case weaker(hs[0], h):
 			hs[0] = h
 			siftDown(hs, 0)
+		}
+		return hs
+	}
+	for _, s := range x.touched {
+		j := s - x.low
+		w := x.acc[j]
+		x.acc[j] = 0
+		if w >= selectiveBonus {
+			sel = push(sel, hit{s, w}, selectiveCands)
+			w = math.Mod(w, selectiveBonus)
+		}
+		hs = push(hs, hit{s, w}, maxCands)
+	}
+	for _, h := range sel {
+		if !slices.ContainsFunc(hs, func(o hit) bool { return o.seq == h.seq }) {
+			hs = append(hs, hit{h.seq, math.Mod(h.w, selectiveBonus)})
 		}
 	}
 	slices.SortFunc(hs, func(a, b hit) int {
