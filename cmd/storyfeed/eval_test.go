@@ -114,3 +114,24 @@ func TestEvalDevSplit(t *testing.T) {
 func fmtSscanf(line string, p, r, f *float64) (int, error) {
 	return fmt.Sscanf(strings.TrimSpace(line), "P %f  R %f  F1 %f", p, r, f)
 }
+
+// Two runs over the same items give the same stories, byte for byte.
+func TestEvalDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	var outs []string
+	for i := range 2 {
+		out := filepath.Join(dir, fmt.Sprintf("pred%d.jsonl", i))
+		var stdout, stderr syncBuffer
+		if code := run(context.Background(), []string{"eval", "--data", "testdata/eval_small.jsonl", "--out", out}, &stdout, &stderr); code != 0 {
+			t.Fatalf("eval exited %d: %s", code, stderr.String())
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, string(b))
+	}
+	if outs[0] != outs[1] {
+		t.Errorf("two eval runs differ:\n%s\n---\n%s", outs[0], outs[1])
+	}
+}
