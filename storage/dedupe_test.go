@@ -3,9 +3,12 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/storyfeed/storyfeed/storage"
 	"github.com/storyfeed/storyfeed/storage/storagetest"
@@ -131,5 +134,62 @@ func TestRelatedAndItemsWithoutFeatures(t *testing.T) {
 	bad := storage.Batch{Items: []storage.Item{item("f", "d", "", t0)}, Features: map[string][]byte{a.ID: []byte("x")}}
 	if err := db.Commit(ctx, bad); !errors.Is(err, storage.ErrInvalidBatch) {
 		t.Errorf("features for an item not in the batch: %v, want ErrInvalidBatch", err)
+	}
+}
+
+// A database written before the features and overrides buckets existed
+// still opens: read-only it reads as before, read-write it gains them.
+func TestOpenDatabaseWithoutAddedBuckets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := storage.Open(path, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a := item("f", "a", "", t0)
+	if err := db.Commit(ctx, storage.Batch{Items: []storage.Item{a}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	raw, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Update(func(tx *bolt.Tx) error {
+		for _, b := range []string{"features", "overrides"} {
+			if err := tx.DeleteBucket([]byte(b)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	ro, err := storage.Open(path, storage.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("read-only open of an older database: %v", err)
+	}
+	if ovs, err := ro.Overrides(); err != nil || len(ovs) != 0 {
+		t.Errorf("Overrides on an older database = %v, %v", ovs, err)
+	}
+	n := 0
+	if err := ro.ForEachIndexEntry(ctx, t0, func(e *storage.IndexEntry) error { n++; return nil }); err != nil || n != 1 {
+		t.Errorf("ForEachIndexEntry on an older database: %d entries, %v", n, err)
+	}
+	ro.Close()
+
+	rw, err := storage.Open(path, storage.Options{})
+	if err != nil {
+		t.Fatalf("read-write open of an older database: %v", err)
+	}
+	defer rw.Close()
+	b := item("f", "b", a.ID, t0.Add(time.Minute))
+	if err := rw.Commit(ctx, storage.Batch{Items: []storage.Item{b}, Features: map[string][]byte{b.ID: []byte("x")}}); err != nil {
+		t.Fatalf("commit with features after upgrade: %v", err)
+	}
+	if err := rw.Check(); err != nil {
+		t.Error(err)
 	}
 }
