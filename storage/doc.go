@@ -35,6 +35,27 @@
 //	hashes      content hash  -> item ID (first item seen with that text)
 //	tombstones  item ID      -> deletion time (unix nanos); a deleted item is
 //	                            never ingested again
+//	features    item ID      -> story ID (8) | the dedupe engine's encoding
+//	                            of the item's features (dedupe.Features):
+//	                            the start-up index rebuild reads these, not
+//	                            the items; an item without one is re-read
+//	overrides   "split/"+item ID or "merge/"+story ID -> Override: a manual
+//	                            split or merge, which the engine never undoes
+//
+// The features and overrides buckets were added after schema 1 was first
+// released; Open creates them in an older file, and a read-only open of
+// such a file treats them as empty.
+//
+// # Retention
+//
+// [DB.Expire] deletes the oldest items in bounded transactions: an item's
+// record, its item_time, features and split override entries, the urls and
+// hashes entries that point at it, and its ID from its story (a story left
+// without members is deleted); it writes the item's tombstone in the same
+// transaction. [DB.DropTombstones] forgets tombstones after a long time
+// (the aggregator keeps them a year). [Compact] gives the freed pages back
+// to the file system, offline; [DB.WriteTo] copies the database while
+// writers go on.
 //
 // A story's ID is the ID of the item that founded it, so it is derived from
 // stable data (source name and GUID) and never changes once published.

@@ -193,6 +193,12 @@ func (w *writer) expireItem(k []byte) error {
 			}
 		}
 	}
+	// A manual split of the item is moot once it is gone for good.
+	if b := w.tx.Bucket([]byte("overrides")); b != nil {
+		if err := b.Delete([]byte("split/" + it.ID)); err != nil {
+			return err
+		}
+	}
 	for _, idx := range []struct {
 		bucket []byte
 		key    string
