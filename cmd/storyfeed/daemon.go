@@ -202,13 +202,16 @@ func (d *daemon) registerMetrics() (*aggregator.Metrics, error) {
 	return aggregator.NewMetrics(d.reg, nil)
 }
 
-// setPublisher builds the publisher for cfg's [server] settings.
+// setPublisher builds the publisher for cfg's [server] settings. It reads
+// the database through steadySource and coalesce (feedcache.go), which keep
+// the feeds fast while polls commit.
 func (d *daemon) setPublisher(cfg config.Config) {
-	h := publish.NewHandler(d.db, publish.Options{
+	src := newSteadySource(d.db, feedRefresh, time.Now)
+	var h http.Handler = newCoalesce(publish.NewHandler(src, publish.Options{
 		Title:   cfg.Server.Title,
 		BaseURL: baseURL(cfg, d.addr),
 		Logger:  d.log,
-	})
+	}), src.Generation)
 	d.pub.Store(&h)
 }
 
