@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,6 +89,7 @@ func BenchmarkFeedDuringColdPoll(b *testing.B) {
 		poll := time.Since(start)
 		close(stop)
 		wg.Wait()
+		peak := peakRSS(b, d.cmd.Process.Pid)
 		if code, took := d.signal(os.Interrupt); code != 0 {
 			b.Fatalf("daemon exit %d after %v: %s", code, took, d.stderr.String())
 		}
@@ -104,6 +106,7 @@ func BenchmarkFeedDuringColdPoll(b *testing.B) {
 		b.ReportMetric(float64(len(lat)), "requests")
 		b.ReportMetric(float64(fails), "failed")
 		b.ReportMetric(poll.Seconds(), "poll-s")
+		b.ReportMetric(peak, "daemon-peak-RSS-MB")
 	}
 }
 
@@ -112,4 +115,22 @@ func envInt(name string, def int) int {
 		return n
 	}
 	return def
+}
+
+// peakRSS is the peak resident set size of process pid in MB (VmHWM).
+func peakRSS(b *testing.B, pid int) float64 {
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		b.Logf("peak RSS: %v", err)
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			if err == nil {
+				return float64(kb) / 1024
+			}
+		}
+	}
+	return 0
 }

@@ -415,3 +415,58 @@ func runAsNobody(dir string) func(t *testing.T, args ...string) (int, string, st
 		return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
 	}
 }
+
+// A config with unknown keys, a bad cron spec and duplicate names is
+// refused by every command that reads it, with every problem at its
+// FILE:LINE, before anything is opened: no database appears, and an
+// existing one is untouched.
+func TestHostileConfig(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	articleDir(t, dir, "a", "Volcano erupts near the coast")
+	conf := filepath.Join(dir, "bad.toml")
+	writeFile(t, conf, `[storage]
+path = "bad.db"
+retention = "30d"
+[poll]
+schedule = "61 * * * *"
+[[source]]
+name = "a"
+path = "a"
+colour = "red"
+[[source]]
+name = "a"
+url = "https://example.com/feed.xml"
+schedule = "every day at noon"
+`)
+	want := []string{
+		conf + ":3: storage.retention: unknown key",
+		conf + ":5: poll.schedule: bad cron spec",
+		conf + ":9: source[0].colour: unknown key",
+		conf + ":11: source[1].name: duplicate source name \"a\"",
+		conf + ":13: source[1].schedule: bad cron spec",
+	}
+	for _, args := range [][]string{
+		{"check", "--config", conf},
+		{"poll", "--config", conf},
+		{"run", "--config", conf, "--listen", "127.0.0.1:0"},
+		{"stories", "--config", conf},
+		{"backup", "--config", conf, filepath.Join(dir, "b.db")},
+		{"compact", "--config", conf},
+	} {
+		code, out, errOut := runCmd(t, args...)
+		if code != 1 {
+			t.Errorf("%v: exit %d, want 1", args, code)
+		}
+		for _, w := range want {
+			if !strings.Contains(out+errOut, w) {
+				t.Errorf("%v does not report %q:\n%s%s", args, w, out, errOut)
+			}
+		}
+	}
+	for _, p := range []string{"bad.db", "b.db"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+			t.Errorf("a command with a bad config created %s", p)
+		}
+	}
+}
