@@ -257,7 +257,7 @@ func writeAtom(b *bytes.Buffer, gf *feeds.Feed, views []storyView, self string, 
 	}}
 	// The feed's id must not change with base_url or the token, like the
 	// entries' ids; it names what the feed selects.
-	af.Id = "urn:storyfeed:feed" + q.params(-1, true)
+	af.Id = "urn:storyfeed:feed" + q.params(q.limit, true)
 	af.Category = ""
 	for i, e := range af.Entries {
 		if e.Summary != nil {

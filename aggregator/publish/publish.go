@@ -109,8 +109,9 @@ func NewHandler(src Source, opt Options) http.Handler {
 		scope = "private" // a shared cache must not hand a private feed to others
 	}
 	h.ccache = fmt.Sprintf("%s, max-age=%d", scope, int(opt.MaxAge.Seconds()))
-	h.opml = newRendered(h.renderOPML(), "text/x-opml; charset=utf-8", time.Time{})
-	h.css = newRendered(styleCSS, "text/css; charset=utf-8", time.Time{})
+	// Both change only with the config or the binary: date them by the start.
+	h.opml = newRendered(h.renderOPML(), "text/x-opml; charset=utf-8", opt.Now())
+	h.css = newRendered(styleCSS, "text/css; charset=utf-8", opt.Now())
 	h.cssPath = "/static/style.css?v=" + strings.Trim(h.css.etag, `"`)[:12]
 
 	for _, f := range []format{formatRSS, formatAtom, formatJSON} {
