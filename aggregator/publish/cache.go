@@ -23,6 +23,19 @@ type rendered struct {
 	etag    string // of body
 	gzETag  string // of gz: another representation needs its own strong tag
 	modTime time.Time
+
+	// Header values, made once: net/http only reads them.
+	ctypeH, etagH, gzETagH, lenH, gzLenH, lastModH []string
+}
+
+// headers prepares rd's header values; call it after the last change to
+// rd.modTime.
+func (rd *rendered) headers() *rendered {
+	rd.ctypeH = []string{rd.ctype}
+	rd.etagH, rd.gzETagH = []string{rd.etag}, []string{rd.gzETag}
+	rd.lenH, rd.gzLenH = []string{strconv.Itoa(len(rd.body))}, []string{strconv.Itoa(len(rd.gz))}
+	rd.lastModH = []string{rd.modTime.Format(http.TimeFormat)}
+	return rd
 }
 
 func newRendered(body []byte, ctype string, mod time.Time) *rendered {
@@ -46,7 +59,7 @@ func newRendered(body []byte, ctype string, mod time.Time) *rendered {
 			rd.gz = b.Bytes()
 		}
 	}
-	return rd
+	return rd.headers()
 }
 
 // cache holds the rendered responses of one database generation. Readers
@@ -158,6 +171,7 @@ func (c *cache) store(gen uint64, key string, rd *rendered) *rendered {
 			if now := c.now().UTC().Truncate(time.Second); now.After(rd.modTime) {
 				rd.modTime = now
 			}
+			rd.headers()
 		}
 	}
 	m[key] = rd
@@ -210,30 +224,70 @@ func (h *handler) cached(key keyFunc, render renderFunc) http.HandlerFunc {
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
-		h.serve(w, r, rd, h.ccache)
+		h.serve(w, r, rd, h.hdrCache)
 	}
 }
 
-// serve writes rd, gzipped when the client accepts it, through
-// http.ServeContent, which answers If-None-Match, If-Modified-Since, HEAD
-// and ranges.
-func (h *handler) serve(w http.ResponseWriter, r *http.Request, rd *rendered, cacheControl string) {
+// serve writes rd, gzipped when the client accepts it, and answers
+// If-None-Match and If-Modified-Since with 304 and HEAD without a body.
+//
+// It does what http.ServeContent does for these, but writes the body with
+// one Write instead of copying it through a reader in 32 KiB pieces, and
+// sets header values prepared at render time: with both, a cached feed is
+// served faster than http.ServeFile serves the same bytes with sendfile
+// (see BenchmarkServeFeed). Range requests get the whole body, which
+// RFC 9110 allows; feeds are small and rendered whole.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, rd *rendered, cacheControl []string) {
 	hd := w.Header()
-	hd.Set("Content-Type", rd.ctype)
-	hd.Set("Cache-Control", cacheControl)
-	hd.Set("Vary", "Accept-Encoding")
-	body, etag := rd.body, rd.etag
-	if rd.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		body, etag = rd.gz, rd.gzETag
-		hd.Set("Content-Encoding", "gzip")
-	}
-	hd.Set("ETag", etag)
+	hd["Content-Type"] = rd.ctypeH
+	hd["Cache-Control"] = cacheControl
+	hd["Vary"] = h.hdrVary
+	hd["Last-Modified"] = rd.lastModH
 	if strings.HasPrefix(rd.ctype, "text/html") {
-		hd.Set("Content-Security-Policy", cspHTML)
+		hd["Content-Security-Policy"] = h.hdrCSPHTML
 	} else {
-		hd.Set("Content-Security-Policy", cspOther)
+		hd["Content-Security-Policy"] = h.hdrCSPOther
 	}
-	http.ServeContent(w, r, "", rd.modTime, bytes.NewReader(body))
+	body, etag, length := rd.body, rd.etagH, rd.lenH
+	if rd.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		body, etag, length = rd.gz, rd.gzETagH, rd.gzLenH
+		hd["Content-Encoding"] = h.hdrGzip
+	}
+	hd["Etag"] = etag
+	if notModified(r, etag[0], rd.modTime) {
+		delete(hd, "Content-Type")
+		delete(hd, "Content-Encoding")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	hd["Content-Length"] = length
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	w.Write(body) // an error here is the client's going away; nothing to do
+}
+
+// notModified reports whether r's validators match: If-None-Match, by weak
+// comparison (RFC 9110 13.1.2), or when it is absent, If-Modified-Since.
+func notModified(r *http.Request, etag string, mod time.Time) bool {
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		for inm != "" {
+			var tag string
+			tag, inm, _ = strings.Cut(inm, ",")
+			tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+			if tag == "*" || tag == etag {
+				return true
+			}
+		}
+		return false
+	}
+	ims := r.Header.Get("If-Modified-Since")
+	if ims == "" || mod.IsZero() {
+		return false
+	}
+	t, err := http.ParseTime(ims)
+	return err == nil && !mod.After(t)
 }
 
 // Content security policies. Pages run no script and load nothing but their

@@ -2,6 +2,8 @@ package publish
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -80,6 +82,39 @@ func TestSafeURL(t *testing.T) {
 	} {
 		if got := safeURL(tc.in); got != tc.want {
 			t.Errorf("safeURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestNotModified(t *testing.T) {
+	mod := time.Date(2025, 12, 2, 10, 0, 0, 0, time.UTC)
+	const etag = `"abc"`
+	for _, tc := range []struct {
+		inm, ims string
+		want     bool
+	}{
+		{"", "", false},
+		{`"abc"`, "", true},
+		{`W/"abc"`, "", true},
+		{`"x", "abc"`, "", true},
+		{`"x","y"`, "", false},
+		{"*", "", true},
+		{`"abc-gz"`, "", false},
+		{"", mod.Format(http.TimeFormat), true},
+		{"", mod.Add(time.Hour).Format(http.TimeFormat), true},
+		{"", mod.Add(-time.Second).Format(http.TimeFormat), false},
+		{"", "yesterday", false},
+		{`"x"`, mod.Format(http.TimeFormat), false}, // If-None-Match wins
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if tc.inm != "" {
+			r.Header.Set("If-None-Match", tc.inm)
+		}
+		if tc.ims != "" {
+			r.Header.Set("If-Modified-Since", tc.ims)
+		}
+		if got := notModified(r, etag, mod); got != tc.want {
+			t.Errorf("notModified(If-None-Match %q, If-Modified-Since %q) = %v, want %v", tc.inm, tc.ims, got, tc.want)
 		}
 	}
 }

@@ -80,7 +80,9 @@ type handler struct {
 	opml    *rendered // /sources.opml, fixed at start-up
 	css     *rendered
 	cssPath string // style sheet URL path, with a content hash for caching
-	ccache  string // Cache-Control of feeds and pages
+
+	// Header values set on every response, made once.
+	hdrCache, hdrCSSCache, hdrVary, hdrGzip, hdrCSPHTML, hdrCSPOther, hdrNosniff, hdrNoReferrer []string
 }
 
 // NewHandler returns the publisher's HTTP handler. It does no I/O.
@@ -108,7 +110,12 @@ func NewHandler(src Source, opt Options) http.Handler {
 		h.tokenQ = "?token=" + urlQueryEscape(opt.Token)
 		scope = "private" // a shared cache must not hand a private feed to others
 	}
-	h.ccache = fmt.Sprintf("%s, max-age=%d", scope, int(opt.MaxAge.Seconds()))
+	h.hdrCache = []string{fmt.Sprintf("%s, max-age=%d", scope, int(opt.MaxAge.Seconds()))}
+	// The style sheet's URL carries a hash of its content: keep it for good.
+	h.hdrCSSCache = []string{"public, max-age=31536000, immutable"}
+	h.hdrVary, h.hdrGzip = []string{"Accept-Encoding"}, []string{"gzip"}
+	h.hdrCSPHTML, h.hdrCSPOther = []string{cspHTML}, []string{cspOther}
+	h.hdrNosniff, h.hdrNoReferrer = []string{"nosniff"}, []string{"no-referrer"}
 	// Both change only with the config or the binary: date them by the start.
 	h.opml = newRendered(h.renderOPML(), "text/x-opml; charset=utf-8", opt.Now())
 	h.css = newRendered(styleCSS, "text/css; charset=utf-8", opt.Now())
@@ -121,12 +128,10 @@ func NewHandler(src Source, opt Options) http.Handler {
 	h.mux.HandleFunc("GET /stories/{id}", h.cached(h.storyRoute()))
 	h.mux.HandleFunc("GET /{$}", h.cached(h.indexRoute()))
 	h.mux.HandleFunc("GET /sources.opml", func(w http.ResponseWriter, r *http.Request) {
-		h.serve(w, r, h.opml, h.ccache)
+		h.serve(w, r, h.opml, h.hdrCache)
 	})
 	h.mux.HandleFunc("GET /static/style.css", func(w http.ResponseWriter, r *http.Request) {
-		// The URL pages use carries a hash of the content, so it may be
-		// kept for good.
-		h.serve(w, r, h.css, "public, max-age=31536000, immutable")
+		h.serve(w, r, h.css, h.hdrCSSCache)
 	})
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -138,10 +143,10 @@ func NewHandler(src Source, opt Options) http.Handler {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
-	hd.Set("X-Content-Type-Options", "nosniff")
+	hd["X-Content-Type-Options"] = h.hdrNosniff
 	// Pages of a private feed carry the token in their links; no referrer
 	// keeps it from the outlets a reader follows a link to.
-	hd.Set("Referrer-Policy", "no-referrer")
+	hd["Referrer-Policy"] = h.hdrNoReferrer
 	if h.opt.Token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/static/style.css" && !h.authorized(r) {
 		hd.Set("WWW-Authenticate", `Bearer realm="storyfeed"`)
 		hd.Set("Cache-Control", "no-store")
