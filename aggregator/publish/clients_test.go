@@ -92,9 +92,7 @@ func TestNewsboatOneEntryPerStory(t *testing.T) {
 	if err := db.Commit(context.Background(), storage.Batch{Items: []storage.Item{a, b}}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(nil)
-	defer srv.Close()
-	srv.Config.Handler = publish.NewHandler(db, publish.Options{BaseURL: srv.URL})
+	srv := serve(t, func(base string) publish.Options { return publish.Options{BaseURL: base} }, db)
 	want := map[string][2]string{
 		"urn:storyfeed:story:" + a.ID: {a.Title, a.URL},
 		"urn:storyfeed:story:" + b.ID: {b.Title, b.URL},
@@ -158,9 +156,7 @@ func TestPagesInChromium(t *testing.T) {
 	if err := db.Commit(context.Background(), storage.Batch{Items: []storage.Item{a, b, c, d}}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(nil)
-	defer srv.Close()
-	srv.Config.Handler = publish.NewHandler(db, publish.Options{BaseURL: srv.URL, Title: "storyfeed"})
+	srv := serve(t, func(base string) publish.Options { return publish.Options{BaseURL: base, Title: "storyfeed"} }, db)
 	shots := os.Getenv("STORYFEED_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
@@ -187,6 +183,17 @@ func TestPagesInChromium(t *testing.T) {
 			t.Logf("screenshot: %s", png)
 		})
 	}
+}
+
+// serve starts the publisher of db on a loopback listener, with options
+// that may depend on the server's URL.
+func serve(t *testing.T, opt func(base string) publish.Options, db *storage.DB) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = publish.NewHandler(db, opt("http://"+srv.Listener.Addr().String()))
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 func sizeOf(fi os.FileInfo) int64 {
