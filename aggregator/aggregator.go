@@ -28,7 +28,7 @@ type Store interface {
 	Items(ids []string) (found map[string]storage.Item, tombstoned map[string]bool, err error)
 	Source(name string) (storage.SourceState, bool, error)
 	ExactMatch(canon, hash string) (story, by string, ok bool, err error)
-	ForEachItemSince(ctx context.Context, since time.Time, fn func(*storage.Item) error) error
+	ForEachIndexEntry(ctx context.Context, since time.Time, fn func(*storage.IndexEntry) error) error
 }
 
 // Deps are the service's collaborators.
@@ -94,39 +94,67 @@ func New(cfg config.Config, deps Deps) (*Service, error) {
 
 // dedupeOptions are the engine settings from the config.
 func (s *Service) dedupeOptions() dedupe.Options {
-	return dedupe.Options{Window: s.cfg.Dedupe.Window}
+	return dedupeOptionsOf(s.cfg.Dedupe)
+}
+
+// dedupeOptionsOf maps the [dedupe] config table to engine options. The
+// daemon and `storyfeed eval` both use it, so eval measures the daemon's
+// settings.
+func dedupeOptionsOf(c config.Dedupe) dedupe.Options {
+	return dedupe.Options{Window: c.Window, Similar: c.Similar, Headline: c.Headline, Near: c.Near}
 }
 
 // loadIndex builds the dedupe index from the items of the window. Called
 // with writeMu held.
 func (s *Service) loadIndex(ctx context.Context) error {
-	if s.index != nil {
-		return nil
-	}
 	start := s.now()
-	idx := dedupe.New(s.dedupeOptions())
 	cutoff := start.Add(-s.cfg.Dedupe.Window)
-	err := s.store.ForEachItemSince(ctx, cutoff, func(it *storage.Item) error {
-		idx.Add(docOf(it), it.Story, it.FirstSeen)
+	if s.index != nil {
+		if n := s.index.Evict(cutoff); n > 0 {
+			s.log.Debug("dedupe index evicted", "docs", n)
+		}
 		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("build dedupe index: %w", err)
 	}
-	idx.Evict(cutoff)
+	idx, err := buildIndex(ctx, s.store, s.dedupeOptions(), cutoff)
+	if err != nil {
+		return err
+	}
 	s.index = idx
 	s.log.Debug("dedupe index built", "docs", idx.Len(), "stories", idx.Stories(), keyDur, time.Since(start))
 	return nil
 }
 
+// buildIndex rebuilds the dedupe index from the items first seen since
+// cutoff, from their stored features (or their text, for items stored
+// before features were).
+func buildIndex(ctx context.Context, st Store, opt dedupe.Options, cutoff time.Time) (*dedupe.Index, error) {
+	idx := dedupe.New(opt)
+	var f dedupe.Features
+	err := st.ForEachIndexEntry(ctx, cutoff, func(e *storage.IndexEntry) error {
+		if e.Item != nil {
+			f = dedupe.Extract(new(docOf(e.Item)))
+		} else if err := f.UnmarshalBinary(e.Features); err != nil {
+			return fmt.Errorf("item %s: %w", e.ID, err)
+		}
+		idx.AddFeatures(&f, e.Story, e.FirstSeen)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build dedupe index: %w", err)
+	}
+	idx.Evict(cutoff)
+	return idx, nil
+}
+
 // docOf is the dedupe view of an item.
 func docOf(it *storage.Item) dedupe.Doc {
 	return dedupe.Doc{
-		ID:    it.ID,
-		URL:   it.CanonURL,
-		Hash:  it.Hash,
-		Title: it.Title,
-		Text:  it.Text,
-		Time:  it.Published,
+		ID:     it.ID,
+		URL:    it.CanonURL,
+		Hash:   it.Hash,
+		Outlet: it.Outlet,
+		Title:  it.Title,
+		Text:   it.Text,
+		Time:   it.Published,
 	}
 }

@@ -36,12 +36,12 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) error {
 	c.OK++
 	st.Items = len(f.items)
 
-	batch, added, err := s.decide(f.items, now, c)
+	d, err := s.decide(f.items, now, c)
 	if err != nil {
 		return err
 	}
-	if err := s.store.Commit(ctx, storage.Batch{Source: &st, Items: batch}); err != nil {
-		for _, id := range added { // the index must not remember what was not stored
+	if err := s.store.Commit(ctx, storage.Batch{Source: &st, Items: d.items, Features: d.features, Related: d.related}); err != nil {
+		for _, id := range d.added { // the index must not remember what was not stored
 			s.index.Remove(id)
 		}
 		return fmt.Errorf("source %s: %w", f.src.Name, err)
@@ -49,20 +49,27 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) error {
 	return nil
 }
 
+// decided is what decide hands the commit.
+type decided struct {
+	items    []storage.Item
+	features map[string][]byte   // dedupe features by item ID, for a fast index rebuild
+	related  map[string][]string // story -> stories an item of this batch also matched
+	added    []string            // item IDs added to the index
+}
+
 // decide compares the items of one batch with what is stored: unchanged
 // items are dropped, changed ones keep their story, and new ones go through
 // dedupe. It returns the items to write and the IDs it added to the index.
-func (s *Service) decide(items []storage.Item, now time.Time, c *Cycle) ([]storage.Item, []string, error) {
+func (s *Service) decide(items []storage.Item, now time.Time, c *Cycle) (*decided, error) {
 	ids := make([]string, len(items))
 	for i := range items {
 		ids[i] = items[i].ID
 	}
 	stored, tombstoned, err := s.store.Items(ids)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var out []storage.Item
-	var added []string
+	d := &decided{features: map[string][]byte{}, related: map[string][]string{}}
 	seen := make(map[string]bool, len(items))
 	for i := range items {
 		it := items[i]
@@ -70,47 +77,67 @@ func (s *Service) decide(items []storage.Item, now time.Time, c *Cycle) ([]stora
 			continue // a GUID repeated within one feed, or deleted by retention
 		}
 		seen[it.ID] = true
+		it.Cites = dedupe.Cites(it.Text, it.Outlet)
 		if old, ok := stored[it.ID]; ok {
 			if old.Hash == it.Hash && old.Title == it.Title && old.URL == it.URL && old.Outlet == it.Outlet {
 				continue // unchanged: never rewritten
 			}
+			// A changed item keeps its story, whatever the engine would
+			// say now: stories are never split behind a reader's back, and
+			// a manual decision stands.
 			it.FirstSeen, it.Story, it.Match = old.FirstSeen, old.Story, old.Match
 			if it.Published.IsZero() {
 				it.Published = old.Published
 			}
 			it.Updated = now
-			out = append(out, it)
+			f := dedupe.Extract(new(docOf(&it)))
+			s.index.AddFeatures(&f, it.Story, it.FirstSeen)
+			if err := d.keep(&it, &f); err != nil {
+				return nil, err
+			}
 			c.ItemsUpdate++
 			continue
 		}
 		it.FirstSeen, it.Updated = now, now
-		dec, err := s.match(&it)
+		f := dedupe.Extract(new(docOf(&it)))
+		dec, err := s.match(&it, &f)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if dec.Story == "" {
-			it.Story = it.ID // it founds a story, which takes its ID for good
 			c.StoriesNew++
 		} else {
-			it.Story = dec.Story
 			c.Joined++
 		}
-		it.Match = storage.Match{
-			Level: dec.Level.String(), Score: dec.Score, Threshold: dec.Threshold,
-			Shared: dec.Shared, Reason: dec.Reason,
+		assign(&it, &dec)
+		if len(dec.Related) > 0 {
+			d.related[it.Story] = append(d.related[it.Story], dec.Related...)
 		}
-		s.index.Add(docOf(&it), it.Story, now)
-		added = append(added, it.ID)
-		out = append(out, it)
+		s.index.AddFeatures(&f, it.Story, now)
+		d.added = append(d.added, it.ID)
+		if err := d.keep(&it, &f); err != nil {
+			return nil, err
+		}
 		c.ItemsNew++
 	}
-	return out, added, nil
+	return d, nil
+}
+
+// keep adds an item and its encoded features to the batch.
+func (d *decided) keep(it *storage.Item, f *dedupe.Features) error {
+	b, err := f.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("item %s: features: %w", it.ID, err)
+	}
+	d.items = append(d.items, *it)
+	d.features[it.ID] = b
+	return nil
 }
 
 // match asks the index, then storage for exact copies older than the
 // window.
-func (s *Service) match(it *storage.Item) (dedupe.Decision, error) {
-	dec := s.index.Match(docOf(it))
+func (s *Service) match(it *storage.Item, f *dedupe.Features) (dedupe.Decision, error) {
+	dec := s.index.MatchFeatures(f)
 	if dec.Story != "" {
 		return dec, nil
 	}
@@ -119,7 +146,7 @@ func (s *Service) match(it *storage.Item) (dedupe.Decision, error) {
 		return dec, err
 	}
 	if ok {
-		return dedupe.Decision{Story: story, Level: dedupe.LevelExact, Score: 1, Threshold: 1,
+		return dedupe.Decision{Story: story, Level: dedupe.LevelExact, Score: 1, Threshold: 1, Measure: by,
 			Reason: "same " + by + " as an item of the story (outside the window)"}, nil
 	}
 	return dec, nil

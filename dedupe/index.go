@@ -10,49 +10,113 @@ import (
 
 // Index holds the docs of the time window and the stories they belong to.
 // It is not safe for concurrent use: one writer owns it.
+//
+// Memory per doc is bounded: at most maxTerms terms with two float32
+// weights, one posting per term, a SimHash and its band links.
 type Index struct {
-	opt      Options
-	seq      int
-	docs     map[int]*entry    // by sequence number
-	byID     map[string]int    // doc ID -> sequence number
-	postings map[string][]int  // term -> docs containing it, ascending
-	stories  map[string][]int  // story -> member docs, ascending
-	spans    map[string]span   // story -> dates of its dated members
-	byURL    map[string]string // canonical URL -> story
-	byHash   map[string]string // text hash -> story
-	cache    *entry            // features of the last doc matched, reused by Add
+	opt     Options
+	seq     int32
+	docs    map[int32]*doc   // by sequence number, ascending in insertion order
+	byID    map[string]int32 // doc ID -> sequence number
+	vocab   map[string]int32 // term -> term ID
+	terms   []termInfo       // by term ID
+	free    []int32          // term IDs to reuse
+	stories map[string]*story
+	byURL   map[uint64]int32 // canonical URL hash -> a doc with it
+	byHash  map[uint64]int32 // text hash -> a doc with it
+	bands   *[nBands][1 << bandBits]int32
+
+	// scratch space of one query, indexed by term ID; zero between queries
+	qLead, qFlat []float64
+	acc          []float64 // candidate weights by seq-low
+	touched      []int32
+	low          int32 // no live doc has a smaller sequence number
+	short        int   // docs without a full text
 }
 
-type entry struct {
-	seq    int
-	id     string
-	story  string
-	url    string
-	hash   string
-	time   time.Time // zero when unknown
-	seen   time.Time // when it was added, for eviction of undated docs
-	terms  []weighted
-	titled bool // has a non-empty title
+type termInfo struct {
+	text string
+	df   int32   // docs containing the term
+	post []int32 // those docs' sequence numbers, ascending
+	// idf cached for index size idfN and document frequency idfDF
+	idfN, idfDF int32
+	idf         float64
 }
 
-// weighted is a term with its raw weight in one doc (before idf).
-type weighted struct {
-	term   string
-	w      float64
-	entity bool
+type doc struct {
+	seq   int32
+	id    string
+	story *story
+	url   uint64
+	hash  uint64
+	sim   uint64
+	time  int64 // unix nanos; noTime when unknown
+	seen  int64 // when it was added, for eviction of undated docs
+	long  bool
+	terms []dterm  // in the order of Features.Terms (by text)
+	names []uint32 // Features.Names
+	next  [nBands]int32
 }
+
+// dterm is a doc's term: its ID with two flags, and its weights; 12 bytes.
+type dterm struct {
+	key  uint32 // term ID | termTitle | termEntity
+	lead float32
+	flat float32
+}
+
+const (
+	termTitle  = 1 << 31
+	termEntity = 1 << 30
+	termIDMask = termEntity - 1 // term IDs stay below 2^30
+)
+
+func (t dterm) tid() int32     { return int32(t.key & termIDMask) }
+func (t dterm) isTitle() bool  { return t.key&termTitle != 0 }
+func (t dterm) isEntity() bool { return t.key&termEntity != 0 }
+
+type story struct {
+	id      string
+	seq     int32   // sequence number of its first doc in the index: a stable order
+	members []int32 // ascending
+	long    int     // members with full text
+	first   int64   // span of the dated members; noTime when none
+	last    int64
+}
+
+const (
+	noTime = math.MinInt64
+
+	// SimHash banding: 4 bands of 16 bits. Two hashes within 3 bits of each
+	// other agree on at least one band, and most within 6 bits do.
+	nBands   = 4
+	bandBits = 16
+
+	// Candidate search. The query's strongest terms are looked up, and in
+	// each posting list only the most recent docs: the cost of a decision
+	// does not grow with the window.
+	queryTerms      = 8
+	postingsTail    = 128
+	maxCands        = 32
+	selectiveBonus  = 1 << 20 // marks the weight of sharing a term whose whole posting list is read
+	selectiveCands  = 4       // candidates found through such terms, kept besides maxCands
+	headlineTail    = 512     // posting-list tail read for a headline-only item, which has few words
+	backgroundN     = 8       // pseudo-candidates the background score starts from...
+	backgroundPrior = 0.05    // ...with this score each
+	keyEntities     = 8       // main names compared by the entity guard
+	entityOverlap   = 0.6     // share of its main names' weight each side must find in the other
+)
 
 // New returns an empty index.
 func New(opt Options) *Index {
 	return &Index{
-		opt:      opt.withDefaults(),
-		docs:     map[int]*entry{},
-		byID:     map[string]int{},
-		postings: map[string][]int{},
-		stories:  map[string][]int{},
-		spans:    map[string]span{},
-		byURL:    map[string]string{},
-		byHash:   map[string]string{},
+		opt:     opt.withDefaults(),
+		docs:    map[int32]*doc{},
+		byID:    map[string]int32{},
+		vocab:   map[string]int32{},
+		stories: map[string]*story{},
+		byURL:   map[uint64]int32{},
+		byHash:  map[uint64]int32{},
 	}
 }
 
@@ -65,259 +129,642 @@ func (x *Index) Len() int { return len(x.docs) }
 // Stories is the number of stories with at least one doc in the index.
 func (x *Index) Stories() int { return len(x.stories) }
 
-// Field weights. News is written as an inverted pyramid: the headline and
-// the first sentences say which event a report covers, the rest is
-// background that every report on the topic shares. So a term's weight
-// decays with its position in the text, and the headline counts most.
-const (
-	titleWeight  = 3.0
-	leadTokens   = 30.0 // position scale of the decay, in content words
-	tailWeight   = 0.1  // floor of the decay
-	maxQueryTerm = 24   // terms of a doc used to find candidates
-)
-
-// positionWeight is the weight of one occurrence of a term at content-word
-// position i of the body.
-func positionWeight(i int) float64 {
-	return max(tailWeight, math.Exp(-float64(i)/leadTokens))
-}
-
-// features computes the raw term weights of d, sorted by term.
-func features(d *Doc) []weighted {
-	type acc struct {
-		title  bool
-		body   float64
-		entity int
-		n      int
-	}
-	m := map[string]*acc{}
-	get := func(t string) *acc {
-		a := m[t]
-		if a == nil {
-			a = &acc{}
-			m[t] = a
-		}
-		return a
-	}
-	for _, tk := range tokens(d.Title, true) {
-		a := get(tk.term)
-		a.title = true
-		if tk.entity {
-			a.entity++
-		}
-		a.n++
-	}
-	for i, tk := range tokens(d.Text, false) {
-		a := get(tk.term)
-		a.body += positionWeight(i)
-		if tk.entity {
-			a.entity++
-		}
-		a.n++
-	}
-	out := make([]weighted, 0, len(m))
-	for t, a := range m {
-		w := math.Log1p(a.body)
-		if a.title {
-			w += titleWeight
-		}
-		// Names get no extra weight: the names of a topic (the leaders of
-		// a war) are shared by all its stories, so boosting them merges
-		// different events. They still count for the shared-name guard.
-		ent := a.entity*2 > a.n // capitalised in most of its uses
-		out = append(out, weighted{term: t, w: w, entity: ent})
-	}
-	slices.SortFunc(out, func(a, b weighted) int { return strings.Compare(a.term, b.term) })
-	return out
-}
-
 // idf is the inverse document frequency of a term found in df docs of the
-// index, counting the doc being scored as one more doc.
-func (x *Index) idf(df int) float64 {
-	n := float64(len(x.docs) + 1)
-	return math.Log(1 + n/float64(df+1))
+// index, counting the doc being scored as one more.
+func (x *Index) idf(df int32) float64 {
+	return ln(1 + float64(len(x.docs)+1)/float64(df+1))
+}
+
+// termIDF is idf for a term of the index, cached until the index size or
+// the term's frequency changes.
+func (x *Index) termIDF(id int32) float64 {
+	t := &x.terms[id]
+	if n := int32(len(x.docs)); t.idfN != n || t.idfDF != t.df || t.idf == 0 {
+		t.idfN, t.idfDF, t.idf = n, t.df, x.idf(t.df)
+	}
+	return t.idf
 }
 
 // Match decides which story d belongs to. It does not change the index;
 // call Add to record the decision once it is stored.
 func (x *Index) Match(d Doc) Decision {
-	if story, ok := x.exact(&d); ok {
-		return Decision{Story: story, Level: LevelExact, Score: 1, Threshold: 1, Best: story,
-			Reason: "same canonical URL or same text as an item of the story"}
+	f := Extract(&d)
+	return x.MatchFeatures(&f)
+}
+
+// MatchFeatures is Match for features already extracted.
+func (x *Index) MatchFeatures(f *Features) Decision {
+	return x.decide(f, "")
+}
+
+// Explain scores d against one story, as Match would if that story were
+// the only candidate, and reports the score even below the threshold. It
+// does not change the index.
+func (x *Index) Explain(d Doc, story string) Decision {
+	f := Extract(&d)
+	if _, ok := x.stories[story]; !ok {
+		return Decision{Level: LevelNew, Best: story, Reason: "story not in the window"}
 	}
-	q := &entry{id: d.ID, url: d.URL, hash: d.Hash, time: d.Time, terms: features(&d), titled: d.Title != ""}
-	x.cache = q
+	return x.decide(&f, story)
+}
+
+// query is a doc being decided, with its weights under the current idf.
+type query struct {
+	f      *Features
+	terms  []qterm // as f.Terms
+	normL  float64
+	normF  float64
+	time   int64
+	byLead []int // indexes into terms, strongest lead weight first
+}
+
+type qterm struct {
+	id         int32 // -1 when the term is not in the index
+	idf        float64
+	lead, flat float64 // weights times idf
+}
+
+// candidate is the best evidence found for one story.
+type candidate struct {
+	st        *story
+	ratio     float64 // score / threshold: >= 1 joins
+	score     float64
+	raw       float64 // cosine before the background is taken off
+	threshold float64
+	level     Level
+	measure   string
+	member    *doc
+	shared    []string
+	blocked   string // why a match was refused, if it was
+}
+
+func (x *Index) decide(f *Features, only string) Decision {
+	if only == "" {
+		if st, by, ok := x.exact(f); ok {
+			return Decision{Story: st.id, Level: LevelExact, Score: 1, Threshold: 1, Measure: by, Best: st.id,
+				Reason: "same " + by + " as an item of the story"}
+		}
+	}
+	q := x.newQuery(f)
+	defer x.clearQuery(q)
 	if len(q.terms) == 0 {
 		return Decision{Level: LevelNew, Threshold: x.opt.Similar, Reason: "no usable text"}
 	}
-	qv, qnorm := x.vector(q.terms)
-	best, bestScore, bestDoc := "", 0.0, -1
-	for _, c := range x.candidates(q, qv) {
-		e := x.docs[c]
-		if !x.inWindow(q.time, e.story) {
-			continue
+	var cands []*candidate
+	byStory := map[*story]*candidate{}
+	consider := func(c *candidate) {
+		if only != "" && c.st.id != only {
+			return
 		}
-		score := x.cosine(qv, qnorm, e)
-		if score > bestScore { // ties keep the older doc: candidates are ascending
-			best, bestScore, bestDoc = e.story, score, c
+		old := byStory[c.st]
+		if old == nil {
+			byStory[c.st] = c
+			cands = append(cands, c)
+			return
+		}
+		if better(c, old) {
+			*old = *c
 		}
 	}
-	dec := Decision{Level: LevelNew, Score: round(bestScore), Threshold: x.opt.Similar, Best: best}
-	if bestDoc < 0 {
+	if near := x.near(q); near != nil {
+		consider(near)
+	}
+	if f.Long {
+		for _, c := range x.similar(q) {
+			consider(c)
+		}
+	}
+	if !f.Long || x.short > 0 {
+		for _, c := range x.headline(q, only) {
+			consider(c)
+		}
+	}
+	// Stories out of the time window cannot be joined.
+	cands = slices.DeleteFunc(cands, func(c *candidate) bool { return !x.inWindow(q.time, c.st) })
+	slices.SortFunc(cands, func(a, b *candidate) int {
+		switch {
+		case better(a, b):
+			return -1
+		case better(b, a):
+			return 1
+		}
+		return int(a.st.seq - b.st.seq)
+	})
+	dec := Decision{Level: LevelNew, Threshold: x.opt.Similar}
+	if len(cands) == 0 {
 		dec.Reason = "no candidate story shares enough terms"
 		return dec
 	}
-	shared, nEntity := x.shared(qv, x.docs[bestDoc])
-	dec.Shared = topTerms(shared, 8)
+	best := cands[0]
+	dec.Best, dec.Score, dec.Threshold, dec.Measure = best.st.id, round(best.score), best.threshold, best.measure
+	dec.Shared = best.shared
+	if best.member != nil && best.shared == nil {
+		dec.Shared = x.sharedTerms(q, best.member)
+	}
+	if best.member != nil {
+		dec.Member = best.member.id
+	}
 	switch {
-	case bestScore < x.opt.Similar:
-		dec.Reason = fmt.Sprintf("best story %s scores %.3f, below %.3f", best, bestScore, x.opt.Similar)
-	case len(shared) < x.opt.MinShared:
-		dec.Reason = fmt.Sprintf("best story %s shares %d terms, fewer than %d", best, len(shared), x.opt.MinShared)
-	case nEntity == 0:
-		dec.Reason = fmt.Sprintf("best story %s shares no name or figure", best)
+	case best.blocked != "":
+		dec.Reason = fmt.Sprintf("best story %s: %s", best.st.id, best.blocked)
+	case best.ratio < 1:
+		dec.Reason = fmt.Sprintf("best story %s: %s score %.3f below %.3f", best.st.id, best.measure, best.score, best.threshold)
 	default:
-		dec.Story, dec.Level = best, LevelSimilar
-		dec.Reason = fmt.Sprintf("similar to %s: score %.3f >= %.3f, %d shared terms", x.docs[bestDoc].id, bestScore, x.opt.Similar, len(shared))
+		dec.Story, dec.Level = best.st.id, best.level
+		switch {
+		case best.member != nil:
+			dec.Reason = fmt.Sprintf("%s score %.3f >= %.3f against item %s", best.measure, best.score, best.threshold, best.member.id)
+		default:
+			dec.Reason = fmt.Sprintf("%s evidence %.3f >= %.3f from the story's items", best.measure, best.score, best.threshold)
+		}
+		for _, c := range cands[1:] {
+			if c.blocked == "" && c.ratio >= 1 && len(dec.Related) < 3 {
+				dec.Related = append(dec.Related, c.st.id)
+			}
+		}
+		if len(dec.Related) > 0 {
+			dec.Reason += fmt.Sprintf("; also matches %s", strings.Join(dec.Related, ", "))
+		}
 	}
 	return dec
 }
 
-func (x *Index) exact(d *Doc) (string, bool) {
-	for _, c := range []struct {
-		key string
-		m   map[string]string
-	}{{d.URL, x.byURL}, {d.Hash, x.byHash}} {
-		if c.key == "" {
-			continue
-		}
-		if s, ok := c.m[c.key]; ok {
-			return s, true
-		}
+// better orders candidates: unblocked before blocked, passing before
+// failing, a near-duplicate before a rewrite, then by score/threshold.
+func better(a, b *candidate) bool {
+	if (a.blocked == "") != (b.blocked == "") {
+		return a.blocked == ""
 	}
-	return "", false
+	if (a.ratio >= 1) != (b.ratio >= 1) {
+		return a.ratio >= 1
+	}
+	if a.ratio >= 1 && a.level != b.level {
+		return a.level == LevelNear
+	}
+	return a.ratio > b.ratio
 }
 
-// inWindow reports whether a doc dated t may join story: it must lie within
-// the window of the span of the story's dated members. An undated doc, or a
-// story of undated docs only, has no time constraint. Judging the story, not
-// the single member that scored best, keeps an undated member from bridging
-// a story to an event months away.
-func (x *Index) inWindow(t time.Time, story string) bool {
-	sp := x.spans[story]
-	if t.IsZero() || sp.first.IsZero() {
-		return true
-	}
-	return !t.Before(sp.first.Add(-x.opt.Window)) && !t.After(sp.last.Add(x.opt.Window))
-}
-
-// span is the range of the known dates of a story's members.
-type span struct{ first, last time.Time }
-
-func (sp span) with(t time.Time) span {
-	if t.IsZero() {
-		return sp
-	}
-	if sp.first.IsZero() || t.Before(sp.first) {
-		sp.first = t
-	}
-	if t.After(sp.last) {
-		sp.last = t
-	}
-	return sp
-}
-
-// vector applies idf to raw weights; the result is keyed by term.
-func (x *Index) vector(terms []weighted) (map[string]float64, float64) {
-	v := make(map[string]float64, len(terms))
-	var sum float64
-	for _, t := range terms { // sorted: fixed summation order
-		w := t.w * x.idf(len(x.postings[t.term]))
-		v[t.term] = w
-		sum += w * w
-	}
-	return v, math.Sqrt(sum)
-}
-
-// candidates returns the docs that share at least two of the query's
-// strongest terms, ascending. It reads posting lists only: the cost does
-// not grow with the number of stories that share nothing with the doc.
-func (x *Index) candidates(q *entry, qv map[string]float64) []int {
-	top := make([]weighted, len(q.terms))
-	copy(top, q.terms)
-	slices.SortStableFunc(top, func(a, b weighted) int {
-		return cmpDesc(qv[a.term], qv[b.term])
-	})
-	if len(top) > maxQueryTerm {
-		top = top[:maxQueryTerm]
-	}
-	hits := map[int]int{}
-	for _, t := range top {
-		for _, d := range x.postings[t.term] {
-			hits[d]++
+func (x *Index) exact(f *Features) (*story, string, bool) {
+	if f.URL != 0 {
+		if s, ok := x.byURL[f.URL]; ok {
+			return x.docs[s].story, "url", true
 		}
 	}
-	out := make([]int, 0, len(hits))
-	for d, n := range hits {
-		if n >= 2 {
-			out = append(out, d)
+	if f.Hash != 0 {
+		if s, ok := x.byHash[f.Hash]; ok {
+			return x.docs[s].story, "text", true
 		}
 	}
-	slices.Sort(out)
-	return out
+	return nil, "", false
 }
 
-func (x *Index) cosine(qv map[string]float64, qnorm float64, e *entry) float64 {
-	var dot, norm float64
-	for _, t := range e.terms {
-		w := t.w * x.idf(len(x.postings[t.term]))
-		norm += w * w
-		dot += w * qv[t.term]
+func (x *Index) newQuery(f *Features) *query {
+	q := &query{f: f, terms: make([]qterm, len(f.Terms)), time: unixOr(f.Time)}
+	if len(x.qLead) < len(x.terms) {
+		x.qLead = append(x.qLead, make([]float64, len(x.terms)-len(x.qLead))...)
+		x.qFlat = append(x.qFlat, make([]float64, len(x.terms)-len(x.qFlat))...)
 	}
-	if dot == 0 || norm == 0 || qnorm == 0 {
-		return 0
+	for i, t := range f.Terms {
+		id, ok := x.vocab[t.Text]
+		idf := x.idf(0)
+		if ok {
+			idf = x.termIDF(id)
+		} else {
+			id = -1
+		}
+		qt := qterm{id: id, idf: idf, lead: float64(float64(t.Lead) * idf), flat: float64(float64(t.Flat) * idf)}
+		q.terms[i] = qt
+		q.normL = float64(q.normL + float64(qt.lead*qt.lead))
+		q.normF = float64(q.normF + float64(qt.flat*qt.flat))
+		if id >= 0 {
+			x.qLead[id], x.qFlat[id] = qt.lead, qt.flat
+		}
+		q.byLead = append(q.byLead, i)
 	}
-	return dot / (qnorm * math.Sqrt(norm))
+	q.normL, q.normF = math.Sqrt(q.normL), math.Sqrt(q.normF)
+	slices.SortStableFunc(q.byLead, func(a, b int) int { return cmpDesc(q.terms[a].lead, q.terms[b].lead) })
+	return q
 }
 
-type sharedTerm struct {
-	term string
-	w    float64
+func (x *Index) clearQuery(q *query) {
+	for _, t := range q.terms {
+		if t.id >= 0 {
+			x.qLead[t.id], x.qFlat[t.id] = 0, 0
+		}
+	}
 }
 
-// shared lists the terms q and e have in common with their contribution to
-// the score, and counts those that are names or figures in e.
-func (x *Index) shared(qv map[string]float64, e *entry) ([]sharedTerm, int) {
-	var out []sharedTerm
-	entities := 0
-	for _, t := range e.terms {
-		if w, ok := qv[t.term]; ok {
-			out = append(out, sharedTerm{t.term, w * t.w * x.idf(len(x.postings[t.term]))})
-			if t.entity {
-				entities++
+// near finds a near-duplicate of a full text through the SimHash bands.
+func (x *Index) near(q *query) *candidate {
+	if q.f.Sim == 0 || x.bands == nil {
+		return nil
+	}
+	maxBits := int((1 - x.opt.Near) * 64)
+	var best *doc
+	bestBits := 65
+	for b := range nBands {
+		v := uint16(q.f.Sim >> (b * bandBits))
+		for s := x.bands[b][v]; s != 0; s = x.docs[s].next[b] {
+			e := x.docs[s]
+			h := hamming(q.f.Sim, e.sim)
+			if h <= maxBits && (h < bestBits || h == bestBits && e.seq < best.seq) {
+				best, bestBits = e, h
 			}
 		}
 	}
-	return out, entities
+	if best == nil {
+		return nil
+	}
+	score := 1 - float64(bestBits)/64
+	c := &candidate{st: best.story, score: score, threshold: x.opt.Near, ratio: score / x.opt.Near,
+		level: LevelNear, measure: "simhash", member: best}
+	if why := x.disagree(q, best); why != "" {
+		c.blocked = why
+	}
+	return c
 }
 
-func topTerms(s []sharedTerm, n int) []string {
-	slices.SortStableFunc(s, func(a, b sharedTerm) int { return cmpDesc(a.w, b.w) })
+// similar compares a full text with the full texts of its candidate docs.
+func (x *Index) similar(q *query) []*candidate {
+	// Sum the query's term weights per candidate doc in a dense array
+	// indexed by sequence number: live docs have nearly consecutive ones.
+	if span := int(x.seq - x.low + 1); len(x.acc) < span {
+		x.acc = append(x.acc, make([]float64, span-len(x.acc))...)
+	}
+	x.touched = x.touched[:0]
+	// Look up the query's strongest terms, selective ones first: a term
+	// whose whole posting list fits in the tail finds every doc that has
+	// it, whatever order the docs came in (a cold start ingests feed by
+	// feed, not in publication order); a common term's tail only finds
+	// the most recent docs.
+	look := make([]int, 0, len(q.byLead))
+	for pass := range 2 {
+		for _, i := range q.byLead {
+			if t := q.terms[i]; t.id >= 0 && (x.terms[t.id].df <= postingsTail) == (pass == 0) {
+				look = append(look, i)
+			}
+		}
+	}
+	for _, i := range look[:min(len(look), queryTerms)] {
+		t := q.terms[i]
+		post := x.terms[t.id].post
+		w := t.lead
+		if len(post) <= postingsTail {
+			// A doc sharing a selective term stays a candidate even when
+			// docs sharing only common headline words weigh more.
+			w = float64(w + selectiveBonus)
+		}
+		for _, s := range post[max(0, len(post)-postingsTail):] {
+			j := s - x.low
+			if x.acc[j] == 0 {
+				x.touched = append(x.touched, s)
+			}
+			x.acc[j] += w
+		}
+	}
+	// Keep the maxCands strongest by the weight of common terms, and the
+	// selectiveCands strongest of the docs that share a selective term
+	// (ties: the older doc), each in a min-heap.
+	hs := make([]hit, 0, maxCands)
+	sel := make([]hit, 0, selectiveCands)
+	push := func(hs []hit, h hit, n int) []hit {
+		switch {
+		case len(hs) < n:
+			hs = append(hs, h)
+			siftUp(hs, len(hs)-1)
+		case weaker(hs[0], h):
+			hs[0] = h
+			siftDown(hs, 0)
+		}
+		return hs
+	}
+	for _, s := range x.touched {
+		j := s - x.low
+		w := x.acc[j]
+		x.acc[j] = 0
+		if w >= selectiveBonus {
+			sel = push(sel, hit{s, w}, selectiveCands)
+			w = math.Mod(w, selectiveBonus)
+		}
+		hs = push(hs, hit{s, w}, maxCands)
+	}
+	for _, h := range sel {
+		if !slices.ContainsFunc(hs, func(o hit) bool { return o.seq == h.seq }) {
+			hs = append(hs, hit{h.seq, math.Mod(h.w, selectiveBonus)})
+		}
+	}
+	slices.SortFunc(hs, func(a, b hit) int {
+		if weaker(a, b) {
+			return 1
+		}
+		return -1
+	})
+	var out []*candidate
+	for _, h := range hs {
+		e := x.docs[h.seq]
+		if !e.long {
+			continue
+		}
+		lead, body, shared := x.cosines(q, e)
+		if shared < 2 {
+			continue
+		}
+		score := (lead + body) / 2
+		c := &candidate{st: e.story, level: LevelSimilar, member: e, score: score, measure: "cosine"}
+		out = append(out, c)
+	}
+	// A report shares some words with every report on its topic; with
+	// many such candidates, the best of them can score well by chance. So
+	// a candidate is judged by how far it stands out from the rest: its
+	// score minus the mean score of the candidates of other stories, and
+	// at least minus backgroundPrior: with few candidates (a small index,
+	// whose idf says little about which words are common) the bar is not
+	// lower.
+	var sum float64
+	for _, c := range out {
+		sum = float64(sum + c.score)
+	}
+	for _, c := range out {
+		var own float64
+		var n int
+		for _, o := range out {
+			if o.st == c.st {
+				own = float64(own + o.score)
+				n++
+			}
+		}
+		bg := max(backgroundPrior, (sum-own)/float64(max(backgroundN, len(out)-n)))
+		c.raw, c.score = c.score, c.score-bg
+		c.threshold, c.ratio = x.opt.Similar, c.score/x.opt.Similar
+		if c.ratio >= 1 {
+			c.blocked = x.disagree(q, c.member)
+		}
+	}
+	return out
+}
+
+// hit is a candidate doc and the summed weight of the query terms it has.
+type hit struct {
+	seq int32
+	w   float64
+}
+
+// weaker orders hits: lower weight first, and on equal weight the newer
+// doc first, so the older one is kept.
+func weaker(a, b hit) bool { return a.w < b.w || a.w == b.w && a.seq > b.seq }
+
+func siftUp(h []hit, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !weaker(h[i], h[p]) {
+			return
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func siftDown(h []hit, i int) {
+	for {
+		l, m := 2*i+1, i
+		if l < len(h) && weaker(h[l], h[m]) {
+			m = l
+		}
+		if r := l + 1; r < len(h) && weaker(h[r], h[m]) {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// cosines returns the cosines of q and e under lead and flat weights, and
+// how many terms they share. Sums run in e's term order: fixed.
+func (x *Index) cosines(q *query, e *doc) (lead, body float64, shared int) {
+	var dotL, dotF, nL, nF float64
+	for _, t := range e.terms {
+		idf := x.termIDF(t.tid())
+		wl, wf := float64(float64(t.lead)*idf), float64(float64(t.flat)*idf)
+		nL = float64(nL + float64(wl*wl))
+		nF = float64(nF + float64(wf*wf))
+		if ql := x.qLead[t.tid()]; ql != 0 {
+			dotL = float64(dotL + float64(ql*wl))
+			dotF = float64(dotF + float64(x.qFlat[t.tid()]*wf))
+			shared++
+		}
+	}
+	if nL > 0 && q.normL > 0 {
+		lead = dotL / (q.normL * math.Sqrt(nL))
+	}
+	if nF > 0 && q.normF > 0 {
+		body = dotF / (q.normF * math.Sqrt(nF))
+	}
+	return lead, body, shared
+}
+
+// headline scores an item with little text (or a full text against
+// stories of such items) by how strongly each story owns the item's words:
+// for each word, the share of the story's items that have it (square
+// root, so that a broad story's keywords still count) times the word's
+// rarity outside the story. A word found in many stories says little; one
+// found only in this story's items says much.
+func (x *Index) headline(q *query, only string) []*candidate {
+	type acc struct {
+		st     *story
+		counts []int32 // per query term
+	}
+	accs := map[*story]*acc{}
+	var order []*acc
+	for i, t := range q.terms {
+		if t.id < 0 || (q.f.Long && !q.f.Terms[i].Title) {
+			continue
+		}
+		post := x.terms[t.id].post
+		for _, s := range post[max(0, len(post)-headlineTail):] {
+			st := x.docs[s].story
+			if q.f.Long && st.long > 0 {
+				continue // full texts are compared as such
+			}
+			if only != "" && st.id != only {
+				continue
+			}
+			a := accs[st]
+			if a == nil {
+				a = &acc{st: st, counts: make([]int32, len(q.terms))}
+				accs[st] = a
+				order = append(order, a)
+			}
+			a.counts[i]++
+		}
+	}
+	slices.SortFunc(order, func(a, b *acc) int { return int(a.st.seq - b.st.seq) })
+	var out []*candidate
+	for _, a := range order {
+		var ev float64
+		type contrib struct {
+			term string
+			w    float64
+		}
+		var cs []contrib
+		for i, k := range a.counts {
+			if k == 0 {
+				continue
+			}
+			t := q.terms[i]
+			wq := min(1, float64(q.f.Terms[i].Lead)/titleWeight)
+			share := math.Sqrt(float64(k) / float64(len(a.st.members)))
+			outside := x.terms[t.id].df - k
+			w := float64(float64(wq*share) * ln(1+float64(len(x.docs)+1)/float64(outside+1)))
+			ev = float64(ev + w)
+			cs = append(cs, contrib{q.f.Terms[i].Text, w})
+		}
+		if len(cs) < 1 {
+			continue
+		}
+		slices.SortStableFunc(cs, func(a, b contrib) int { return cmpDesc(a.w, b.w) })
+		c := &candidate{st: a.st, level: LevelSimilar, measure: "headline", score: ev, threshold: x.opt.Headline,
+			ratio: ev / x.opt.Headline}
+		for _, s := range cs[:min(len(cs), 8)] {
+			c.shared = append(c.shared, s.term)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// disagree is the guard against same-template, different-event merges:
+// two reports that share wording but whose main names or figures differ
+// (two companies' results, two people's speeches, two days' death tolls)
+// are about different events. Each side's most frequent names and figures
+// are looked up in the other; when either side finds too little of its
+// own, the merge is refused.
+func (x *Index) disagree(q *query, e *doc) string {
+	qk := x.keyEntitiesQ(q)
+	ek := x.keyEntitiesD(e)
+	if len(qk) == 0 || len(ek) == 0 {
+		return ""
+	}
+	var qIn, qAll, eIn, eAll float64
+	var qMiss, eMiss []string
+	for _, k := range qk {
+		qAll = float64(qAll + k.w)
+		if hasName(e.names, k.text) {
+			qIn = float64(qIn + k.w)
+		} else {
+			qMiss = append(qMiss, k.text)
+		}
+	}
+	for _, k := range ek {
+		eAll = float64(eAll + k.w)
+		if hasName(q.f.Names, k.text) {
+			eIn = float64(eIn + k.w)
+		} else {
+			eMiss = append(eMiss, k.text)
+		}
+	}
+	ov := min(qIn/qAll, eIn/eAll)
+	if ov >= entityOverlap {
+		return ""
+	}
+	return fmt.Sprintf("main names disagree (only %.0f%% shared; %s here, %s there)", 100*ov,
+		strings.Join(qMiss[:min(3, len(qMiss))], " "), strings.Join(eMiss[:min(3, len(eMiss))], " "))
+}
+
+// keyEntity is one of a doc's main names or figures.
+type keyEntity struct {
+	id   int32
+	text string
+	w    float64
+}
+
+func (x *Index) keyEntitiesQ(q *query) []keyEntity {
+	var ks []keyEntity
+	for i, t := range q.f.Terms {
+		if w := keyWeight(t.Text, t.Entity, t.Title, float64(t.Flat)); w > 0 {
+			ks = append(ks, keyEntity{q.terms[i].id, t.Text, float64(w * q.terms[i].idf)})
+		}
+	}
+	return topKeys(ks)
+}
+
+func (x *Index) keyEntitiesD(e *doc) []keyEntity {
+	var ks []keyEntity
+	for _, t := range e.terms {
+		text := x.terms[t.tid()].text
+		if w := keyWeight(text, t.isEntity(), t.isTitle(), float64(t.flat)); w > 0 {
+			ks = append(ks, keyEntity{t.tid(), text, float64(w * x.termIDF(t.tid()))})
+		}
+	}
+	return topKeys(ks)
+}
+
+// keyWeight is how much a term counts among a doc's main names and
+// figures: a name in the headline or named at least twice (a name
+// mentioned once in passing is not what the report is about); figures
+// count half, and years not at all, as reports of one event cite different
+// incidental numbers.
+func keyWeight(text string, entity, title bool, flat float64) float64 {
+	if !entity || (!title && flat < 1.6) {
+		return 0
+	}
+	if c := text[0]; c >= '0' && c <= '9' {
+		if len(text) == 4 && (strings.HasPrefix(text, "19") || strings.HasPrefix(text, "20")) {
+			return 0
+		}
+		return flat / 1
+	}
+	return flat
+}
+
+func topKeys(ks []keyEntity) []keyEntity {
+	slices.SortStableFunc(ks, func(a, b keyEntity) int { return cmpDesc(a.w, b.w) })
+	return ks[:min(len(ks), keyEntities)]
+}
+
+// sharedTerms lists the terms q and e share, strongest contribution first.
+func (x *Index) sharedTerms(q *query, e *doc) []string {
+	type st struct {
+		term string
+		w    float64
+	}
+	var s []st
+	for _, t := range e.terms {
+		ql, qf := x.qLead[t.tid()], x.qFlat[t.tid()]
+		if ql == 0 {
+			continue
+		}
+		w := float64(ql*float64(t.lead)) + float64(qf*float64(t.flat))
+		s = append(s, st{x.terms[t.tid()].text, w})
+	}
+	slices.SortStableFunc(s, func(a, b st) int { return cmpDesc(a.w, b.w) })
 	var out []string
-	for i := 0; i < len(s) && i < n; i++ {
+	for i := 0; i < len(s) && i < 8; i++ {
 		out = append(out, s[i].term)
 	}
 	return out
 }
 
-func cmpDesc(a, b float64) int {
-	switch {
-	case a > b:
-		return -1
-	case a < b:
-		return 1
+// inWindow reports whether a doc dated t may join st: it must lie within
+// the window of the span of the story's dated members. An undated doc, or a
+// story of undated docs only, has no time constraint. Judging the story,
+// not the single member that scored best, keeps an undated member from
+// bridging a story to an event months away.
+func (x *Index) inWindow(t int64, st *story) bool {
+	if t == noTime || st.first == noTime {
+		return true
 	}
-	return 0
+	w := int64(x.opt.Window)
+	return t >= st.first-w && t <= st.last+w
+}
+
+func unixOr(t time.Time) int64 {
+	if t.IsZero() {
+		return noTime
+	}
+	return t.UnixNano()
 }
 
 func round(f float64) float64 { return math.Round(f*1000) / 1000 }
@@ -325,31 +772,92 @@ func round(f float64) float64 { return math.Round(f*1000) / 1000 }
 // Add records that d belongs to story. seen is when d was ingested; it
 // drives eviction of docs whose own date is unknown. Adding a doc ID that is
 // already present replaces it.
-func (x *Index) Add(d Doc, story string, seen time.Time) {
-	x.Remove(d.ID)
-	e := x.cache
-	if e == nil || e.id != d.ID {
-		e = &entry{id: d.ID, url: d.URL, hash: d.Hash, time: d.Time, terms: features(&d), titled: d.Title != ""}
-	}
-	x.cache = nil
+func (x *Index) Add(d Doc, storyID string, seen time.Time) {
+	f := Extract(&d)
+	x.AddFeatures(&f, storyID, seen)
+}
+
+// AddFeatures is Add for features already extracted (or read back from
+// storage).
+func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
+	x.Remove(f.ID)
 	x.seq++
-	e.seq, e.story, e.seen = x.seq, story, seen
+	if len(x.docs) == 0 {
+		x.low = x.seq
+	}
+	e := &doc{seq: x.seq, id: f.ID, url: f.URL, hash: f.Hash, sim: f.Sim, time: unixOr(f.Time),
+		seen: unixOr(seen), long: f.Long, terms: make([]dterm, len(f.Terms)), names: slices.Clip(f.Names)}
+	for i, t := range f.Terms {
+		id, ok := x.vocab[t.Text]
+		if !ok {
+			if n := len(x.free); n > 0 {
+				id = x.free[n-1]
+				x.free = x.free[:n-1]
+				x.terms[id] = termInfo{text: t.Text}
+			} else {
+				id = int32(len(x.terms))
+				x.terms = append(x.terms, termInfo{text: t.Text})
+			}
+			x.vocab[t.Text] = id
+		}
+		ti := &x.terms[id]
+		ti.df++
+		ti.post = append(ti.post, e.seq)
+		key := uint32(id)
+		if t.Title {
+			key |= termTitle
+		}
+		if t.Entity {
+			key |= termEntity
+		}
+		e.terms[i] = dterm{key: key, lead: t.Lead, flat: t.Flat}
+	}
+	st := x.stories[storyID]
+	if st == nil {
+		st = &story{id: storyID, seq: e.seq, first: noTime, last: noTime}
+		x.stories[storyID] = st
+	}
+	e.story = st
+	st.members = append(st.members, e.seq)
+	if e.long {
+		st.long++
+	} else {
+		x.short++
+	}
+	st.widen(e.time)
 	x.docs[e.seq] = e
 	x.byID[e.id] = e.seq
-	for _, t := range e.terms {
-		x.postings[t.term] = append(x.postings[t.term], e.seq)
-	}
-	x.stories[story] = append(x.stories[story], e.seq)
-	x.spans[story] = x.spans[story].with(e.time)
-	if e.url != "" {
+	if e.url != 0 {
 		if _, ok := x.byURL[e.url]; !ok {
-			x.byURL[e.url] = story
+			x.byURL[e.url] = e.seq
 		}
 	}
-	if e.hash != "" {
+	if e.hash != 0 {
 		if _, ok := x.byHash[e.hash]; !ok {
-			x.byHash[e.hash] = story
+			x.byHash[e.hash] = e.seq
 		}
+	}
+	if e.sim != 0 {
+		if x.bands == nil {
+			x.bands = new([nBands][1 << bandBits]int32)
+		}
+		for b := range nBands {
+			v := uint16(e.sim >> (b * bandBits))
+			e.next[b] = x.bands[b][v]
+			x.bands[b][v] = e.seq
+		}
+	}
+}
+
+func (st *story) widen(t int64) {
+	if t == noTime {
+		return
+	}
+	if st.first == noTime || t < st.first {
+		st.first = t
+	}
+	if st.last == noTime || t > st.last {
+		st.last = t
 	}
 }
 
@@ -360,61 +868,95 @@ func (x *Index) Remove(id string) {
 		return
 	}
 	e := x.docs[seq]
+	for _, t := range e.terms {
+		ti := &x.terms[t.tid()]
+		ti.df--
+		if i, found := slices.BinarySearch(ti.post, seq); found {
+			ti.post = slices.Delete(ti.post, i, i+1)
+		}
+		if ti.df == 0 {
+			delete(x.vocab, ti.text)
+			x.terms[t.tid()] = termInfo{}
+			x.free = append(x.free, t.tid())
+		}
+	}
+	if e.sim != 0 {
+		for b := range nBands {
+			v := uint16(e.sim >> (b * bandBits))
+			if x.bands[b][v] == seq {
+				x.bands[b][v] = e.next[b]
+				continue
+			}
+			for s := x.bands[b][v]; s != 0; s = x.docs[s].next[b] {
+				if p := x.docs[s]; p.next[b] == seq {
+					p.next[b] = e.next[b]
+					break
+				}
+			}
+		}
+	}
 	delete(x.docs, seq)
 	delete(x.byID, id)
-	for _, t := range e.terms {
-		p := slices.DeleteFunc(x.postings[t.term], func(s int) bool { return s == seq })
-		if len(p) == 0 {
-			delete(x.postings, t.term)
-		} else {
-			x.postings[t.term] = p
-		}
+	for x.low < x.seq && x.docs[x.low] == nil {
+		x.low++
 	}
-	members := slices.DeleteFunc(x.stories[e.story], func(s int) bool { return s == seq })
-	if len(members) == 0 {
-		delete(x.stories, e.story)
-		delete(x.spans, e.story)
+	if len(x.docs) == 0 {
+		x.low = x.seq + 1
+	}
+	if len(x.acc) > 4*int(x.seq-x.low+1)+1024 {
+		x.acc = nil // the window shrank: give the scratch space back
+	}
+	st := e.story
+	st.members = slices.DeleteFunc(st.members, func(s int32) bool { return s == seq })
+	if e.long {
+		st.long--
 	} else {
-		x.stories[e.story] = members
-		var sp span
-		for _, m := range members {
-			sp = sp.with(x.docs[m].time)
+		x.short--
+	}
+	if len(st.members) == 0 {
+		delete(x.stories, st.id)
+	} else {
+		st.first, st.last = noTime, noTime
+		for _, m := range st.members {
+			st.widen(x.docs[m].time)
 		}
-		x.spans[e.story] = sp
 	}
-	if x.byURL[e.url] == e.story && !x.storyHas(e.story, func(o *entry) bool { return o.url == e.url }) {
-		delete(x.byURL, e.url)
-	}
-	if x.byHash[e.hash] == e.story && !x.storyHas(e.story, func(o *entry) bool { return o.hash == e.hash }) {
-		delete(x.byHash, e.hash)
-	}
+	x.unlinkExact(x.byURL, e.url, seq, st, func(o *doc) uint64 { return o.url })
+	x.unlinkExact(x.byHash, e.hash, seq, st, func(o *doc) uint64 { return o.hash })
 }
 
-func (x *Index) storyHas(story string, pred func(*entry) bool) bool {
-	for _, s := range x.stories[story] {
-		if pred(x.docs[s]) {
-			return true
+// unlinkExact keeps an exact-match map pointing at a doc that is still in
+// the index: another member of the story with the same key, if any.
+func (x *Index) unlinkExact(m map[uint64]int32, key uint64, seq int32, st *story, get func(*doc) uint64) {
+	if key == 0 || m[key] != seq {
+		return
+	}
+	delete(m, key)
+	for _, s := range st.members {
+		if get(x.docs[s]) == key {
+			m[key] = s
+			return
 		}
 	}
-	return false
 }
 
 // Evict removes docs dated before cutoff (docs without a date: added before
 // cutoff) and returns how many it removed.
 func (x *Index) Evict(cutoff time.Time) int {
-	var old []string
-	for _, e := range x.docs {
+	c := cutoff.UnixNano()
+	var old []int32
+	for s, e := range x.docs {
 		t := e.time
-		if t.IsZero() {
+		if t == noTime {
 			t = e.seen
 		}
-		if t.Before(cutoff) {
-			old = append(old, e.id)
+		if t != noTime && t < c {
+			old = append(old, s)
 		}
 	}
 	slices.Sort(old)
-	for _, id := range old {
-		x.Remove(id)
+	for _, s := range old {
+		x.Remove(x.docs[s].id)
 	}
 	return len(old)
 }

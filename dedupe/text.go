@@ -1,6 +1,7 @@
 package dedupe
 
 import (
+	"math"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -12,21 +13,38 @@ import (
 type token struct {
 	term   string // folded, stemmed form used for matching
 	entity bool   // a capitalised name in running text, or a number
+	start  bool   // capitalised, but first word of a sentence: may or may not be a name
+	name   bool   // capitalised word
+	// follows is true when the token is a capitalised word right after
+	// another kept capitalised word, with only spaces between: the second
+	// word of a name such as "Jerome Powell".
+	follows bool
 }
 
-// tokens splits s into normalised tokens, dropping stopwords. A word counts
-// as an entity (a name, place, organisation or figure) when it is
-// capitalised and not merely the first word of a sentence, or is a number.
-func tokens(s string, isTitle bool) []token {
+// tokens splits s into normalised tokens, dropping stopwords and the words
+// in drop (the outlet's own name). A word counts as an entity (a name,
+// place, organisation or figure) when it is capitalised and not merely the
+// first word of a sentence, or is a number.
+func tokens(s string, isTitle bool, drop map[string]bool) []token {
 	var out []token
 	sentenceStart := true
+	prev := ' '          // the rune before the current one
+	joined := false      // only spaces since the previous word
+	prevCapital := false // the previous word was capitalised and kept
 	i := 0
 	for i < len(s) {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if !isWordRune(r) {
-			if r == '.' || r == '!' || r == '?' || r == ':' || r == '\n' || r == '"' || r == '“' {
+			switch {
+			case r == '.' || r == '!' || r == '?' || r == ':' || r == '\n' || r == '“':
 				sentenceStart = true
+			case r == '"' && (unicode.IsSpace(prev) || i == 0):
+				sentenceStart = true // an opening quote
 			}
+			if r != ' ' {
+				joined = false
+			}
+			prev = r
 			i += size
 			continue
 		}
@@ -40,14 +58,18 @@ func tokens(s string, isTitle bool) []token {
 		}
 		word := s[i:j]
 		i = j
+		prev = 'a'
 		first, _ := utf8.DecodeRuneInString(word)
 		capital := unicode.IsUpper(first)
 		numeric := unicode.IsDigit(first)
 		start := sentenceStart
 		sentenceStart = false
+		follows := joined && prevCapital && capital && !numeric
+		joined, prevCapital = true, false
 		for _, part := range splitJoined(word) {
-			term := normalise(part)
-			if term == "" || stopwords[term] || (len(term) < 2 && !numeric) {
+			term := normalise(part, capital)
+			if term == "" || stopwords[term] || (len(term) < 2 && !numeric) || drop[term] {
+				follows = false
 				continue
 			}
 			// In a headline most words are capitalised, so only words that
@@ -57,7 +79,9 @@ func tokens(s string, isTitle bool) []token {
 			if generic[term] {
 				ent = false
 			}
-			out = append(out, token{term: term, entity: ent})
+			out = append(out, token{term: term, entity: ent, start: capital && start && !ent,
+				name: capital && !numeric, follows: follows})
+			follows, prevCapital = capital && !numeric, capital && !numeric
 		}
 	}
 	return out
@@ -81,6 +105,9 @@ func nextIsWord(s string) bool {
 func splitJoined(w string) []string {
 	if r, _ := utf8.DecodeRuneInString(w); unicode.IsDigit(r) {
 		return []string{strings.TrimRight(strings.ReplaceAll(w, ",", ""), ".")}
+	}
+	if !strings.ContainsAny(w, "-'’.,") {
+		return []string{w}
 	}
 	w = strings.TrimSuffix(strings.TrimSuffix(w, "'s"), "’s")
 	w = strings.Map(func(r rune) rune {
@@ -106,7 +133,10 @@ func isAcronym(w string) bool {
 // normalise folds case and accents and applies light stemming, so plurals
 // and common transliteration variants of names meet: "Zelenskiy" and
 // "Zelensky" both give "zelensky", "talks" gives "talk".
-func normalise(w string) string {
+//
+// Capitalised words lose only a plural or transliteration ending: a name
+// such as "Kaling" or "Mining" is not a verb form.
+func normalise(w string, capital bool) string {
 	w = strings.ToLower(w)
 	if !isASCII(w) {
 		w = foldAccents(w)
@@ -117,7 +147,24 @@ func normalise(w string) string {
 	if r, _ := utf8.DecodeRuneInString(w); unicode.IsDigit(r) {
 		return w
 	}
+	if capital {
+		return stemName(w)
+	}
 	return stem(w)
+}
+
+// stemName is stem restricted to the endings a name can vary by.
+func stemName(w string) string {
+	n := len(w)
+	switch {
+	case n > 4 && (strings.HasSuffix(w, "iy") || strings.HasSuffix(w, "yi") || strings.HasSuffix(w, "ii")):
+		return w[:n-2] + "y"
+	case n > 4 && strings.HasSuffix(w, "ies"):
+		return w[:n-3] + "y"
+	case n > 3 && strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us") && !strings.HasSuffix(w, "is"):
+		return w[:n-1]
+	}
+	return w
 }
 
 func isASCII(s string) bool {
@@ -135,7 +182,7 @@ func foldAccents(s string) string {
 		if unicode.Is(unicode.Mn, r) {
 			continue
 		}
-		b.WriteRune(r)
+		b.WriteRune(unicode.ToLower(r))
 	}
 	return b.String()
 }
@@ -173,6 +220,171 @@ func undouble(w string) string {
 	return w
 }
 
+// outletWords are the normalised words of an outlet's name: they say who
+// published a text, not what it is about.
+func outletWords(outlet string) map[string]bool {
+	if outlet == "" {
+		return nil
+	}
+	m := map[string]bool{}
+	for _, t := range tokens(outlet, true, nil) {
+		if !strings.ContainsFunc(t.term, unicode.IsDigit) {
+			m[t.term] = true
+		}
+	}
+	return m
+}
+
+// cleanTitle removes a trailing " - Outlet" or " | Outlet" credit from a
+// headline: when it names the outlet, or is a short run of capitalised
+// words after a headline long enough to stand alone.
+func cleanTitle(title string, outlet map[string]bool) string {
+	for _, sep := range []string{" - ", " | ", " — ", " – "} {
+		i := strings.LastIndex(title, sep)
+		if i <= 0 {
+			continue
+		}
+		head, tail := strings.TrimSpace(title[:i]), strings.TrimSpace(title[i+len(sep):])
+		words := strings.Fields(tail)
+		if len(words) == 0 || len(strings.Fields(head)) < 4 {
+			continue
+		}
+		named := len(outlet) > 0
+		for _, t := range tokens(tail, true, nil) {
+			if !outlet[t.term] {
+				named = false
+			}
+		}
+		credit := len(words) <= 3
+		for _, w := range words {
+			if r, _ := utf8.DecodeRuneInString(w); !unicode.IsUpper(r) && !unicode.IsDigit(r) {
+				credit = false
+			}
+		}
+		if named || credit {
+			return head
+		}
+	}
+	return title
+}
+
+// boilerplate are lines that are page furniture, not article text. A line
+// that is one of them (case folded, punctuation trimmed) is dropped; a
+// line in endMarkers ends the article.
+var (
+	boilerplate = setOf(`share tweet email print comment comments advertisement advertising subscribe newsletter
+		follow`)
+	endMarkers = []string{"similar articles", "related articles", "related stories", "related", "read more",
+		"more on this story", "more from", "you may also like", "recommended", "most read", "trending now"}
+)
+
+// cleanBody drops page furniture from article text: share-button and
+// byline lines, and everything from a trailing "Related"/"Similar
+// Articles" list on.
+func cleanBody(text string) string {
+	if text == "" {
+		return ""
+	}
+	lines := strings.Split(text, "\n")
+	var b strings.Builder
+	for _, line := range lines {
+		l := strings.TrimSpace(line)
+		if len(l) > 80 { // a paragraph, not a button or a list heading
+			b.WriteString(l)
+			b.WriteByte('\n')
+			continue
+		}
+		low := strings.ToLower(strings.Trim(l, " .:!*#-–—|•·"))
+		if low == "" {
+			b.WriteByte('\n')
+			continue
+		}
+		if isEndMarker(low) {
+			break
+		}
+		if isFurniture(low) {
+			continue
+		}
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func isEndMarker(low string) bool {
+	for _, m := range endMarkers {
+		if low == m || strings.HasPrefix(low, m+":") || strings.HasPrefix(low, m+" ") && len(strings.Fields(low)) <= 6 {
+			return true
+		}
+	}
+	return false
+}
+
+// isFurniture reports a short line made of share-button words ("Share this
+// article", "Tweet · Email") or a byline ("By Jane Doe").
+func isFurniture(low string) bool {
+	words := strings.FieldsFunc(low, func(r rune) bool { return !isWordRune(r) })
+	if len(words) == 0 {
+		return true
+	}
+	if strings.HasPrefix(low, "by ") && len(words) <= 5 {
+		return true
+	}
+	if len(words) > 5 {
+		return false
+	}
+	furniture := 0
+	for _, w := range words {
+		if boilerplate[w] || w == "this" || w == "article" || w == "on" || w == "facebook" || w == "twitter" ||
+			w == "x" || w == "linkedin" || w == "whatsapp" || w == "story" || w == "to" || w == "us" {
+			furniture++
+		}
+	}
+	return furniture == len(words) && boilerplate[words[0]]
+}
+
+// slugWords returns the words of the last slug-like segment of a URL path
+// ("/business/fed-holds-rates-steady-2025" gives "fed holds rates steady"):
+// many outlets put the original headline there.
+func slugWords(canon string) string {
+	if i := strings.IndexAny(canon, "?#"); i >= 0 {
+		canon = canon[:i]
+	}
+	segs := strings.Split(canon, "/")
+	for i := len(segs) - 1; i >= 1; i-- { // segs[0] is the host
+		seg := segs[i]
+		if dot := strings.LastIndexByte(seg, '.'); dot > 0 {
+			seg = seg[:dot]
+		}
+		parts := strings.FieldsFunc(seg, func(r rune) bool { return r == '-' || r == '_' || r == '+' })
+		if len(parts) < 3 {
+			continue
+		}
+		var words []string
+		for _, p := range parts {
+			if isAlpha(p) {
+				words = append(words, p)
+			}
+		}
+		if len(words) >= 2 {
+			return strings.Join(words, " ")
+		}
+	}
+	return ""
+}
+
+func isAlpha(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsLetter(r) {
+			return false
+		}
+	}
+	return true
+}
+
 // stopwords are function words plus the words every news report uses,
 // which say nothing about which event it covers. Terms are stemmed.
 var stopwords = setOf(`a about above after again against ago all almost also although always am among an and another any
@@ -189,6 +401,7 @@ said say says saying told tell according report reported reporting reports news 
 updated published posted via photo image video watch click share subscribe advertisement copyright reserved rights
 mr mrs ms dr also including include includes includ week weeks month months year years today yesterday tomorrow day
 days time times monday tuesday wednesday thursday friday saturday sunday morning afternoon evening night
+http https www com html htm php aspx index
 `)
 
 // generic are common capitalised words that are not names of anything in
@@ -206,4 +419,28 @@ func setOf(words string) map[string]bool {
 		m[stem(w)] = true
 	}
 	return m
+}
+
+// ln is the natural logarithm computed with + - * / only, so that it gives
+// the same bits on every machine: math.Log uses assembly on some, and the
+// engine's decisions must not depend on the machine. The float64
+// conversions keep the compiler from fusing multiply-adds.
+func ln(x float64) float64 {
+	if x <= 0 {
+		return math.Inf(-1)
+	}
+	f, e := math.Frexp(x) // x = f * 2^e, f in [0.5, 1)
+	if f < math.Sqrt2/2 {
+		f *= 2
+		e--
+	}
+	// ln f = 2 atanh(s) with s = (f-1)/(f+1), |s| < 0.172.
+	s := (f - 1) / (f + 1)
+	s2 := float64(s * s)
+	sum, term := 0.0, s
+	for k := 1.0; k < 40; k += 2 {
+		sum = float64(sum + float64(term/k))
+		term = float64(term * s2)
+	}
+	return float64(2*sum) + float64(float64(e)*math.Ln2)
 }

@@ -29,7 +29,8 @@ var (
 	bucketTombstones = []byte("tombstones")
 
 	allBuckets = [][]byte{bucketMeta, bucketSources, bucketItems, bucketItemTime,
-		bucketStories, bucketStoryTime, bucketURLs, bucketHashes, bucketTombstones}
+		bucketStories, bucketStoryTime, bucketURLs, bucketHashes, bucketTombstones,
+		bucketFeatures, bucketOverrides}
 
 	keySchema     = []byte("schema")
 	keyGeneration = []byte("generation")
@@ -104,7 +105,7 @@ func (db *DB) init(readOnly bool) error {
 			return fmt.Errorf("%w: schema %d, this build knows %d", ErrSchema, n, SchemaVersion)
 		}
 		for _, name := range allBuckets {
-			if tx.Bucket(name) == nil {
+			if tx.Bucket(name) == nil && !addedBucket(name) {
 				return fmt.Errorf("%w: bucket %s missing", ErrNotDatabase, name)
 			}
 		}
@@ -136,6 +137,9 @@ func (db *DB) init(readOnly bool) error {
 				return err
 			}
 		}
+		if err := createAddedBuckets(tx); err != nil {
+			return err
+		}
 		return check(tx)
 	})
 }
@@ -160,6 +164,12 @@ type Batch struct {
 	// item joins (or founds) its story; a changed item keeps its place and
 	// moves its story's Updated time forward.
 	Items []Item
+	// Features are the dedupe features of items of this batch, by item ID,
+	// kept so that the dedupe index is rebuilt without re-reading texts.
+	Features map[string][]byte
+	// Related are stories to record as related to a story, by story ID:
+	// an item that matched both joined one and links the other.
+	Related map[string][]string
 }
 
 // Commit writes b in one transaction: all of it or none of it.
@@ -184,6 +194,9 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 			if err := w.putItem(&b.Items[i]); err != nil {
 				return fmt.Errorf("item %s: %w", b.Items[i].ID, err)
 			}
+		}
+		if err := w.putDedupe(&b); err != nil {
+			return err
 		}
 		if err := w.flushStories(); err != nil {
 			return err

@@ -35,6 +35,16 @@
 //	hashes      content hash  -> item ID (first item seen with that text)
 //	tombstones  item ID      -> deletion time (unix nanos); a deleted item is
 //	                            never ingested again
+//	features    item ID      -> story ID (8) | the dedupe engine's encoding
+//	                            of the item's features (dedupe.Features):
+//	                            the start-up index rebuild reads these, not
+//	                            the items; an item without one is re-read
+//	overrides   "split/"+item ID or "merge/"+story ID -> Override: a manual
+//	                            split or merge, which the engine never undoes
+//
+// The features and overrides buckets were added after schema 1 was first
+// released; Open creates them in an older file, and a read-only open of
+// such a file treats them as empty.
 //
 // A story's ID is the ID of the item that founded it, so it is derived from
 // stable data (source name and GUID) and never changes once published.

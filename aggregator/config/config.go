@@ -66,9 +66,13 @@ type Poll struct {
 	UserAgent            string
 }
 
-// Dedupe configures story clustering.
+// Dedupe configures story clustering. The thresholds are those of
+// dedupe.Options; their defaults were chosen with `storyfeed eval`.
 type Dedupe struct {
-	Window time.Duration // how far back stories can be joined
+	Window   time.Duration // how far back stories can be joined
+	Similar  float64       // mean cosine (position- and frequency-weighted) that merges two full texts
+	Headline float64       // evidence a headline-only item needs to join a story
+	Near     float64       // SimHash similarity of near-duplicate full texts
 }
 
 // Log configures logging.
@@ -100,7 +104,12 @@ func Default() Config {
 			MaxBodySize: 10 << 20,
 			UserAgent:   "storyfeed/1 (+https://github.com/storyfeed/storyfeed)",
 		},
-		Dedupe:  Dedupe{Window: 72 * time.Hour},
+		Dedupe: Dedupe{
+			Window:   72 * time.Hour,
+			Similar:  0.25,
+			Headline: 5.5,
+			Near:     0.90,
+		},
 		Log:     Log{Level: "info", Format: "text"},
 		Sources: []Source{{Name: "seeds", Path: "seeds"}},
 	}
@@ -269,6 +278,18 @@ func (c *Config) validate() Errors {
 	}
 	if c.Dedupe.Window <= 0 {
 		add(c.errorf("dedupe.window", "must be positive"))
+	}
+	for _, t := range []struct {
+		key       string
+		v, lo, hi float64
+	}{
+		{"dedupe.similar", c.Dedupe.Similar, 0, 1},
+		{"dedupe.similar_headline", c.Dedupe.Headline, 0, 100},
+		{"dedupe.near", c.Dedupe.Near, 0.5, 1},
+	} {
+		if !(t.v > t.lo && t.v <= t.hi) {
+			add(c.errorf(t.key, "must be above %g and at most %g, got %g", t.lo, t.hi, t.v))
+		}
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		add(c.errorf("log.level", "want debug, info, warn or error, got %q", c.Log.Level))

@@ -27,7 +27,7 @@ func TestExampleIsDefault(t *testing.T) {
 	}
 	// Every key Default() has must be documented in the example.
 	for _, key := range []string{"path", "listen", "base_url", "title", "token", "representative", "preferred", "schedule", "allow_private_networks",
-		"workers", "timeout", "max_body_size", "user_agent", "window", "level", "format"} {
+		"workers", "timeout", "max_body_size", "user_agent", "window", "similar", "similar_headline", "near", "level", "format"} {
 		if !strings.Contains(string(data), "\n"+key+" = ") {
 			t.Errorf("config.example.toml does not document %q", key)
 		}

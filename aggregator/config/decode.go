@@ -209,6 +209,12 @@ func (d *decoder) set(full []string, v *unstable.Node) error {
 		return str(v, &c.Poll.UserAgent)
 	case "dedupe.window":
 		return duration(v, &c.Dedupe.Window)
+	case "dedupe.similar":
+		return number(v, &c.Dedupe.Similar)
+	case "dedupe.similar_headline":
+		return number(v, &c.Dedupe.Headline)
+	case "dedupe.near":
+		return number(v, &c.Dedupe.Near)
 	case "log.level":
 		return str(v, &c.Log.Level)
 	case "log.format":
@@ -259,6 +265,19 @@ func integer(v *unstable.Node, dst *int) error {
 		return fmt.Errorf("bad integer %s", v.Data)
 	}
 	*dst = int(n)
+	return nil
+}
+
+// number reads a float or an integer.
+func number(v *unstable.Node, dst *float64) error {
+	if v.Kind != unstable.Float && v.Kind != unstable.Integer {
+		return fmt.Errorf("want a number, got %s", kindName(v.Kind))
+	}
+	f, err := strconv.ParseFloat(strings.ReplaceAll(string(v.Data), "_", ""), 64)
+	if err != nil {
+		return fmt.Errorf("bad number %s", v.Data)
+	}
+	*dst = f
 	return nil
 }
 

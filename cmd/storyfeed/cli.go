@@ -27,6 +27,9 @@ var commands = []command{
 	{"poll", "poll every source once, then exit", cmdPoll},
 	{"check", "validate the config file", cmdCheck},
 	{"stories", "list the newest stories, or explain one", cmdStories},
+	{"split", "take an item out of its story, for good", cmdSplit},
+	{"merge", "merge one story into another, for good", cmdMerge},
+	{"eval", "measure the dedupe engine on labelled items", cmdEval},
 	{"version", "print version and build information", cmdVersion},
 }
 

@@ -126,6 +126,9 @@ func printExplain(e *env, sv *storage.StoryView, policy storage.Policy) {
 	fmt.Fprintf(e.stdout, "story %s: %s\n", sv.ID, rep.Title)
 	fmt.Fprintf(e.stdout, "first seen %s, updated %s, %d items from %d outlets\n\n",
 		sv.FirstSeen.UTC().Format(time.RFC3339), sv.Updated.UTC().Format(time.RFC3339), len(sv.Members), sv.Outlets())
+	if len(sv.Related) > 0 {
+		fmt.Fprintf(e.stdout, "related stories: %s\n\n", strings.Join(sv.Related, ", "))
+	}
 	for i := range sv.Members {
 		m := &sv.Members[i]
 		fmt.Fprintf(e.stdout, "item %s  %s\n", m.ID, m.Outlet)
@@ -141,6 +144,9 @@ func printExplain(e *env, sv *storage.StoryView, policy storage.Policy) {
 		}
 		if m.Match.Reason != "" {
 			fmt.Fprintf(e.stdout, "  reason:    %s\n", m.Match.Reason)
+		}
+		if len(m.Cites) > 0 {
+			fmt.Fprintf(e.stdout, "  cites:     %s\n", strings.Join(m.Cites, ", "))
 		}
 		fmt.Fprintln(e.stdout)
 	}

@@ -1,0 +1,84 @@
+package dedupe_test
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/storyfeed/storyfeed/dedupe"
+)
+
+// BenchmarkMatch measures one full-text decision against windows of 1k,
+// 10k and 100k docs, and the index memory per windowed doc (heap growth
+// while building the index, after GC, divided by the docs). The cost of a
+// decision must stay flat as the window grows: candidates come from the
+// tails of posting lists, never from a scan.
+func BenchmarkMatch(b *testing.B) {
+	queries := randomDocs(1000, 99)
+	for i := range queries {
+		queries[i].ID = "q" + queries[i].ID
+	}
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("window=%d", n), func(b *testing.B) {
+			// Features as storage holds them: the index decodes its own
+			// copy, so the heap growth while adding is the index's size.
+			docs := randomDocs(n, 1)
+			blobs := make([][]byte, len(docs))
+			for i := range docs {
+				f := dedupe.Extract(&docs[i])
+				var err error
+				if blobs[i], err = f.MarshalBinary(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			docs = nil
+			before := heapInUse()
+			x := dedupe.New(dedupe.Options{})
+			var f dedupe.Features
+			for _, blob := range blobs {
+				if err := f.UnmarshalBinary(blob); err != nil {
+					b.Fatal(err)
+				}
+				x.AddFeatures(&f, f.ID, day)
+			}
+			f = dedupe.Features{}
+			after := heapInUse()
+			runtime.KeepAlive(blobs)
+			blobs = nil
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				d := x.Match(queries[i%len(queries)])
+				if d.Level < dedupe.LevelNew {
+					b.Fatal("bad level")
+				}
+				i++
+			}
+			runtime.KeepAlive(x)
+			b.ReportMetric(float64(after-before)/float64(n), "index-B/doc")
+		})
+	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// BenchmarkExtract is the text half of a decision: tokenising, weighting
+// and hashing one full-text article.
+func BenchmarkExtract(b *testing.B) {
+	docs := randomDocs(100, 5)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		f := dedupe.Extract(&docs[i%len(docs)])
+		if len(f.Terms) == 0 {
+			b.Fatal("no terms")
+		}
+		i++
+	}
+}

@@ -1,0 +1,400 @@
+package dedupe
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/bits"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Features are what the index keeps of one doc: its identity, the hashes
+// used for exact matching, a SimHash for near-duplicates and its strongest
+// weighted terms. Extract computes them from the doc alone, so a caller can
+// store them (MarshalBinary) and rebuild an index at start-up without
+// reading and tokenising the texts again.
+type Features struct {
+	ID   string
+	URL  uint64    // hash of the canonical URL; 0 when none
+	Hash uint64    // hash of the normalised text; 0 when none
+	Time time.Time // publication time; zero when unknown
+	Sim  uint64    // SimHash of the body's word shingles; 0 when the body is too short
+	Long bool      // the body is long enough to be compared as full text
+	// Terms are the doc's strongest terms, sorted by text.
+	Terms []Term
+	// Names are the hashes (hash32) of all the doc's names and figures and
+	// headline words, sorted: the entity guard looks a name up in them.
+	Names []uint32
+}
+
+// Term is one weighted term of a doc.
+type Term struct {
+	Text   string
+	Lead   float32 // weight by position: the headline and the first sentences count most
+	Flat   float32 // weight by frequency in the whole text
+	Title  bool    // in the headline (or the URL's slug)
+	Entity bool    // a name or a figure
+}
+
+// Feature extraction settings. News is written as an inverted pyramid: the
+// headline and the first sentences say which event a report covers, the
+// rest is background that every report on the topic shares. So a term's
+// lead weight decays with its position in the text, and the headline
+// counts most. Its flat weight ignores position: a rewrite that keeps most
+// of the body of its source is recognised by that.
+const (
+	titleWeight = 3.0
+	leadDecay   = 0.9672161004820059 // exp(-1/30): the lead weight falls by e every 30 content words
+	tailWeight  = 0.1                // floor of the decay
+	maxTerms    = 32                 // terms kept per doc
+	minBody     = 50                 // content words a body needs to count as full text
+	shingleSize = 3
+)
+
+// Extract computes the features of d.
+func Extract(d *Doc) Features {
+	f := Features{ID: d.ID, URL: hash64(d.URL), Hash: hash64(d.Hash), Time: d.Time}
+	if !d.Time.IsZero() {
+		f.Time = d.Time.UTC()
+	}
+	drop := outletWords(d.Outlet)
+	title := cleanTitle(d.Title, drop)
+	body := tokens(cleanBody(d.Text), false, drop)
+	type acc struct {
+		lead, flat    float64
+		bonus         float64 // headline or slug weight
+		title         bool
+		entity, lower int // capitalised mid-sentence (or a figure); lower case
+	}
+	m := make(map[string]int, 128) // term -> index in accs
+	accs := make([]acc, 0, 128)
+	names := make([]string, 0, 128)
+	get := func(t string) *acc {
+		i, ok := m[t]
+		if !ok {
+			i = len(accs)
+			m[t] = i
+			accs = append(accs, acc{})
+			names = append(names, t)
+		}
+		return &accs[i]
+	}
+	for _, tk := range tokens(title, true, drop) {
+		a := get(tk.term)
+		a.title, a.bonus = true, titleWeight
+		a.flat++
+		if tk.entity {
+			a.entity++
+		}
+	}
+	w := 1.0
+	for i, tk := range body {
+		// Two-word names ("Sofia Kowalski", "Solara Motors") are terms of
+		// their own: first names and family names alone are shared by
+		// many people.
+		if tk.follows && tk.name && i > 0 && (tk.entity || body[i-1].entity) {
+			a := get(body[i-1].term + "_" + tk.term)
+			a.lead += max(w, tailWeight)
+			a.flat++
+			a.entity++
+		}
+		a := get(tk.term)
+		a.lead += max(w, tailWeight)
+		a.flat++
+		switch {
+		case tk.entity:
+			a.entity++
+		case !tk.start:
+			a.lower++
+		}
+		w = float64(w * leadDecay)
+	}
+	f.Long = len(body) >= minBody
+	terms := make([]Term, 0, len(m))
+	for i := range accs {
+		t, a := names[i], &accs[i]
+		lead := float64(ln(1+a.lead) + a.bonus)
+		flat := 0.0
+		if a.flat > 0 {
+			flat = 1 + ln(a.flat)
+		}
+		// A word is a name when it is capitalised in the middle of a
+		// sentence more often than it is written in lower case; the first
+		// word of a sentence and a headline word say nothing either way.
+		ent := a.entity > a.lower
+		terms = append(terms, Term{Text: t, Lead: float32(lead), Flat: float32(flat), Title: a.title, Entity: ent})
+	}
+	for _, t := range terms {
+		if t.Entity || t.Title {
+			f.Names = append(f.Names, hash32(t.Text))
+		}
+	}
+	slices.Sort(f.Names)
+	f.Names = slices.Compact(f.Names)
+	// Keep the strongest terms: headline words, then by weight.
+	slices.SortFunc(terms, func(a, b Term) int {
+		if c := cmpDesc(keep(a), keep(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Text, b.Text)
+	})
+	if len(terms) > maxTerms {
+		terms = terms[:maxTerms]
+	}
+	slices.SortFunc(terms, func(a, b Term) int { return strings.Compare(a.Text, b.Text) })
+	f.Terms = terms
+	if f.Long {
+		f.Sim = simhash(body)
+	}
+	return f
+}
+
+// keep ranks the terms of a doc for keeping: by weight, with names and
+// figures ahead of common words of the same weight, as the entity guard
+// needs them.
+func keep(t Term) float64 {
+	k := float64(t.Lead) + 0.5*float64(t.Flat)
+	if t.Entity {
+		k += 2
+	}
+	return k
+}
+
+// simhash is the SimHash of the word shingles of a token sequence: each
+// shingle votes on every bit, so texts that share most shingles get hashes
+// that differ in few bits.
+func simhash(body []token) uint64 {
+	var v [64]int32
+	n := int32(0)
+	for i := 0; i+shingleSize <= len(body); i++ {
+		h := uint64(fnvOffset)
+		for j := i; j < i+shingleSize; j++ {
+			t := body[j].term
+			for k := 0; k < len(t); k++ {
+				h = (h ^ uint64(t[k])) * fnvPrime
+			}
+			h = (h ^ ' ') * fnvPrime
+		}
+		for k := range v {
+			v[k] += int32(h >> k & 1)
+		}
+		n++
+	}
+	var s uint64
+	for k := range v {
+		if 2*v[k] > n {
+			s |= 1 << k
+		}
+	}
+	if s == 0 {
+		s = 1 // 0 means "no hash"
+	}
+	return s
+}
+
+// FNV-1a constants, for hashing without allocating.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func hamming(a, b uint64) int { return bits.OnesCount64(a ^ b) }
+
+// hash32 is FNV-1a of s.
+func hash32(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
+}
+
+// hasName reports whether the sorted name hashes hold the hash of name.
+func hasName(names []uint32, name string) bool {
+	_, ok := slices.BinarySearch(names, hash32(name))
+	return ok
+}
+
+// hash64 is FNV-1a of s, 0 for "".
+func hash64(s string) uint64 {
+	if s == "" {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	if v := h.Sum64(); v != 0 {
+		return v
+	}
+	return 1
+}
+
+// featuresV1 marks the binary encoding of Features.
+const featuresV1 = 1
+
+// ErrFeatures is returned by UnmarshalBinary for data it cannot read.
+var ErrFeatures = errors.New("dedupe: bad features encoding")
+
+// MarshalBinary encodes f compactly; UnmarshalBinary reads it back.
+func (f *Features) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, 48+len(f.ID)+len(f.Terms)*16)
+	b = append(b, featuresV1)
+	var flags byte
+	if f.Long {
+		flags |= 1
+	}
+	b = append(b, flags)
+	b = binary.AppendUvarint(b, uint64(len(f.ID)))
+	b = append(b, f.ID...)
+	b = binary.LittleEndian.AppendUint64(b, f.URL)
+	b = binary.LittleEndian.AppendUint64(b, f.Hash)
+	b = binary.LittleEndian.AppendUint64(b, f.Sim)
+	var t int64
+	if !f.Time.IsZero() {
+		t = f.Time.UnixNano()
+	}
+	b = binary.AppendVarint(b, t)
+	b = binary.AppendUvarint(b, uint64(len(f.Terms)))
+	for _, tm := range f.Terms {
+		b = binary.AppendUvarint(b, uint64(len(tm.Text)))
+		b = append(b, tm.Text...)
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(tm.Lead))
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(tm.Flat))
+		var tf byte
+		if tm.Title {
+			tf |= 1
+		}
+		if tm.Entity {
+			tf |= 2
+		}
+		b = append(b, tf)
+	}
+	b = binary.AppendUvarint(b, uint64(len(f.Names)))
+	for _, h := range f.Names {
+		b = binary.LittleEndian.AppendUint32(b, h)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary encoded. It copies what it
+// keeps, so b may be reused afterwards.
+func (f *Features) UnmarshalBinary(b []byte) error {
+	r := reader{b: b}
+	if v := r.byte(); v != featuresV1 {
+		return fmt.Errorf("%w: version %d", ErrFeatures, v)
+	}
+	flags := r.byte()
+	*f = Features{Long: flags&1 != 0}
+	f.ID = r.str()
+	f.URL, f.Hash, f.Sim = r.u64(), r.u64(), r.u64()
+	if t := r.varint(); t != 0 {
+		f.Time = time.Unix(0, t).UTC()
+	}
+	n := r.uvarint()
+	if n > uint64(len(b)) {
+		return fmt.Errorf("%w: %d terms in %d bytes", ErrFeatures, n, len(b))
+	}
+	f.Terms = make([]Term, 0, n)
+	for range n {
+		var tm Term
+		tm.Text = r.str()
+		tm.Lead = math.Float32frombits(r.u32())
+		tm.Flat = math.Float32frombits(r.u32())
+		tf := r.byte()
+		tm.Title, tm.Entity = tf&1 != 0, tf&2 != 0
+		f.Terms = append(f.Terms, tm)
+	}
+	if n = r.uvarint(); n > uint64(len(b)) {
+		return fmt.Errorf("%w: %d names in %d bytes", ErrFeatures, n, len(b))
+	}
+	f.Names = make([]uint32, 0, n)
+	for range n {
+		f.Names = append(f.Names, r.u32())
+	}
+	if r.err || len(r.b) != 0 {
+		return fmt.Errorf("%w: truncated or trailing bytes", ErrFeatures)
+	}
+	return nil
+}
+
+type reader struct {
+	b   []byte
+	err bool
+}
+
+func (r *reader) byte() byte {
+	if len(r.b) < 1 {
+		r.err = true
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
+}
+
+func (r *reader) u64() uint64 {
+	if len(r.b) < 8 {
+		r.err = true
+		r.b = nil
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return v
+}
+
+func (r *reader) u32() uint32 {
+	if len(r.b) < 4 {
+		r.err = true
+		r.b = nil
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(r.b)
+	r.b = r.b[4:]
+	return v
+}
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = true
+		r.b = nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = true
+		r.b = nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) str() string {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.err = true
+		r.b = nil
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+func cmpDesc(a, b float64) int {
+	switch {
+	case a > b:
+		return -1
+	case a < b:
+		return 1
+	}
+	return 0
+}
