@@ -203,6 +203,9 @@ func TestQueryParameters(t *testing.T) {
 	for i := range 60 {
 		it := item(fmt.Sprintf("O%d", i), "g", fmt.Sprintf("Story %d", i), "", t0.Add(time.Duration(i)*time.Minute), "")
 		it.Category = []string{"world", "business"}[i%2]
+		if i == 59 {
+			it.Category = "news/local & more" // a category from OPML folders
+		}
 		it.Updated = t0.Add(time.Duration(i) * time.Minute)
 		items = append(items, it)
 		if i%10 == 0 {
@@ -226,7 +229,9 @@ func TestQueryParameters(t *testing.T) {
 		{"/feed.json?min_sources=2", 6, func(it *gofeed.Item) bool { return strings.Contains(it.Content, "Joiner") }},
 		{"/feed.json?min_sources=3", 0, nil},
 		{"/feed.json?category=world&limit=500", 30, func(it *gofeed.Item) bool { return hasCategory(it, "world") }},
-		{"/categories/business/feed.json?limit=500", 30, func(it *gofeed.Item) bool { return hasCategory(it, "business") }},
+		{"/categories/news%2Flocal%20&%20more/feed.json", 1, func(it *gofeed.Item) bool { return hasCategory(it, "news/local & more") }},
+		{"/feed.json?category=news%2Flocal+%26+more", 1, func(it *gofeed.Item) bool { return hasCategory(it, "news/local & more") }},
+		{"/categories/business/feed.json?limit=500", 29, func(it *gofeed.Item) bool { return hasCategory(it, "business") }},
 		{"/categories/business/feed.atom?limit=3", 3, func(it *gofeed.Item) bool { return hasCategory(it, "business") }},
 		{"/categories/world/feed.xml?min_sources=2", 6, func(it *gofeed.Item) bool { return hasCategory(it, "world") }},
 		{"/categories/nowhere/feed.xml", 0, nil},
