@@ -8,12 +8,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,11 +35,18 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	loadURL := flag.String("load", "", "instead of serving, send requests to `URL` at -rate from -conns connections and print latency percentiles")
+	rate := flag.Int("rate", 2000, "requests per second in all, with -load")
+	conns := flag.Int("conns", 16, "connections, with -load")
+	dur := flag.Duration("duration", 10*time.Second, "how long, with -load")
 	stored := flag.Int("stored", 1000, "stories to store")
 	limit := flag.Int("limit", 100, "stories in the feed")
 	feedAddr := flag.String("feed", "127.0.0.1:18301", "address of the storyfeed publisher")
 	fileAddr := flag.String("file", "127.0.0.1:18302", "address of the http.ServeFile server")
 	flag.Parse()
+	if *loadURL != "" {
+		return load(ctx, *loadURL, *rate, *conns, *dur)
+	}
 	dir, err := os.MkdirTemp("", "publishbench")
 	if err != nil {
 		return err
@@ -86,6 +95,59 @@ func run(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// load sends GET url from conns connections, each at rate/conns requests
+// per second on a fixed schedule (open loop: a slow response does not delay
+// the next request's due time, so queueing shows in the latencies, which are
+// measured from the due time), and prints the percentiles.
+func load(ctx context.Context, url string, rate, conns int, dur time.Duration) error {
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	interval := time.Duration(int64(time.Second) * int64(conns) / int64(rate))
+	start := time.Now().Add(100 * time.Millisecond)
+	lat := make([][]time.Duration, conns)
+	errc := make(chan error, conns)
+	for c := range conns {
+		go func() {
+			offset := interval * time.Duration(c) / time.Duration(conns)
+			for i := 0; ; i++ {
+				due := start.Add(offset + time.Duration(i)*interval)
+				if due.Sub(start) > dur || ctx.Err() != nil {
+					errc <- nil
+					return
+				}
+				time.Sleep(time.Until(due))
+				resp, err := client.Get(url)
+				if err != nil {
+					errc <- err
+					return
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					errc <- err
+					return
+				}
+				lat[c] = append(lat[c], time.Since(due))
+			}
+		}()
+	}
+	for range conns {
+		if err := <-errc; err != nil {
+			return err
+		}
+	}
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	pct := func(p float64) time.Duration { return all[min(len(all)-1, int(float64(len(all))*p))] }
+	fmt.Printf("%d requests at %d/s from %d connections: p50 %v p90 %v p99 %v p99.9 %v max %v\n", len(all), rate, conns,
+		pct(0.50).Round(time.Microsecond), pct(0.90).Round(time.Microsecond), pct(0.99).Round(time.Microsecond),
+		pct(0.999).Round(time.Microsecond), all[len(all)-1].Round(time.Microsecond))
 	return nil
 }
 
