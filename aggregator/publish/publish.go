@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -58,8 +59,8 @@ type Options struct {
 	// Sources are listed by /sources.opml.
 	Sources []SourceInfo
 	Logger  *slog.Logger
-	// Now is the clock used for the dates of an empty feed; nil means
-	// time.Now.
+	// Now is the clock that dates an empty feed, a feed whose content
+	// changed without a newer story, and the OPML list; nil means time.Now.
 	Now func() time.Time
 }
 
@@ -107,7 +108,7 @@ func NewHandler(src Source, opt Options) http.Handler {
 	h := &handler{src: src, opt: opt, mux: http.NewServeMux(), cache: newCache(opt.Now)}
 	scope := "public"
 	if opt.Token != "" {
-		h.tokenQ = "?token=" + urlQueryEscape(opt.Token)
+		h.tokenQ = "?token=" + url.QueryEscape(opt.Token)
 		scope = "private" // a shared cache must not hand a private feed to others
 	}
 	h.hdrCache = []string{fmt.Sprintf("%s, max-age=%d", scope, int(opt.MaxAge.Seconds()))}

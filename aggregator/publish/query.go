@@ -90,10 +90,7 @@ func (q feedQuery) params(defaultLimit int, withCategory bool) string {
 	return "?" + v.Encode()
 }
 
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
-
-// withToken appends the access token, if any, to a URL that has a query
-// string q ("" or starting with "?").
+// withToken appends the access token, if any, to URL u.
 func (h *handler) withToken(u string) string {
 	if h.tokenQ == "" {
 		return u
