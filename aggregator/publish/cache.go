@@ -248,24 +248,31 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, rd *rendered, ca
 	} else {
 		hd["Content-Security-Policy"] = h.hdrCSPOther
 	}
-	body, etag, length := rd.body, rd.etagH, rd.lenH
+	body, etag, other, length := rd.body, rd.etagH, rd.gzETagH, rd.lenH
 	if rd.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		body, etag, length = rd.gz, rd.gzETagH, rd.gzLenH
+		body, etag, other, length = rd.gz, rd.gzETagH, rd.etagH, rd.gzLenH
 		hd["Content-Encoding"] = h.hdrGzip
 	}
 	hd["Etag"] = etag
-	if notModified(r, etag[0], rd.modTime) {
-		delete(hd, "Content-Type")
-		delete(hd, "Content-Encoding")
-		w.WriteHeader(http.StatusNotModified)
+	// A client that holds the other encoding of the same bytes (it fetched
+	// without gzip and now accepts it, say) holds current content: it gets
+	// a 304 that confirms the tag it holds.
+	switch {
+	case notModified(r, etag[0], rd.modTime):
+	case rd.gz != nil && notModified(r, other[0], time.Time{}):
+		hd["Etag"] = other
+	default:
+		hd["Content-Length"] = length
+		if r.Method == http.MethodHead {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.Write(body) // an error here is the client's going away; nothing to do
 		return
 	}
-	hd["Content-Length"] = length
-	if r.Method == http.MethodHead {
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	w.Write(body) // an error here is the client's going away; nothing to do
+	delete(hd, "Content-Type")
+	delete(hd, "Content-Encoding")
+	w.WriteHeader(http.StatusNotModified)
 }
 
 // notModified reports whether r's validators match: If-None-Match, by weak
