@@ -66,8 +66,9 @@ func newRendered(body []byte, ctype string, mod time.Time) *rendered {
 // take the current snapshot without a lock; a render publishes a new
 // snapshot, copying the small map.
 type cache struct {
-	now  func() time.Time
-	snap atomic.Pointer[snapshot]
+	now     func() time.Time
+	refresh time.Duration // see Options.Refresh
+	snap    atomic.Pointer[snapshot]
 
 	mu       sync.Mutex // serialises snapshot writers and guards inflight
 	inflight map[string]*call
@@ -75,9 +76,10 @@ type cache struct {
 }
 
 type snapshot struct {
-	gen  uint64
-	m    map[string]*rendered
-	prev map[string]*rendered // of the previous generation, for Last-Modified
+	gen   uint64
+	since time.Time // when this generation was first cached
+	m     map[string]*rendered
+	prev  map[string]*rendered // of the previous generation, for Last-Modified
 }
 
 // call is one render in progress; requests for the same key wait for it.
@@ -97,8 +99,8 @@ const maxCached = 512
 // instead of taking every core from the requests the cache answers.
 const maxRenders = 2
 
-func newCache(now func() time.Time) *cache {
-	c := &cache{now: now, inflight: map[string]*call{}, renders: make(chan struct{}, maxRenders)}
+func newCache(now func() time.Time, refresh time.Duration) *cache {
+	c := &cache{now: now, refresh: refresh, inflight: map[string]*call{}, renders: make(chan struct{}, maxRenders)}
 	c.snap.Store(&snapshot{m: map[string]*rendered{}})
 	return c
 }
@@ -106,7 +108,9 @@ func newCache(now func() time.Time) *cache {
 // get returns the response for key in generation gen, rendering it if
 // needed. Concurrent requests for one key share one render.
 func (c *cache) get(gen uint64, key string, render func() (*rendered, error)) (*rendered, error) {
-	if s := c.snap.Load(); s.gen == gen {
+	if s := c.snap.Load(); s.gen == gen || s.gen < gen && c.refresh > 0 && c.now().Sub(s.since) < c.refresh {
+		// The current generation, or one younger than the refresh
+		// interval while commits keep coming.
 		if rd := s.m[key]; rd != nil {
 			return rd, nil
 		}
@@ -148,11 +152,12 @@ func (c *cache) get(gen uint64, key string, render func() (*rendered, error)) (*
 func (c *cache) store(gen uint64, key string, rd *rendered) *rendered {
 	s := c.snap.Load()
 	var m, prev map[string]*rendered
+	since := s.since
 	switch {
 	case gen < s.gen:
 		return rd // a newer generation is cached already; serve, don't keep
 	case gen > s.gen:
-		m, prev = make(map[string]*rendered, 16), s.m
+		m, prev, since = make(map[string]*rendered, 16), s.m, c.now()
 	default:
 		m, prev = make(map[string]*rendered, len(s.m)+1), s.prev
 		for k, v := range s.m {
@@ -175,7 +180,10 @@ func (c *cache) store(gen uint64, key string, rd *rendered) *rendered {
 		}
 	}
 	m[key] = rd
-	c.snap.Store(&snapshot{gen: max(gen, s.gen), m: m, prev: prev})
+	if since.IsZero() {
+		since = c.now() // the first render of all
+	}
+	c.snap.Store(&snapshot{gen: max(gen, s.gen), since: since, m: m, prev: prev})
 	return rd
 }
 

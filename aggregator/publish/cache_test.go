@@ -9,7 +9,7 @@ import (
 )
 
 func TestCacheIsBounded(t *testing.T) {
-	c := newCache(time.Now)
+	c := newCache(time.Now, 0)
 	renders := 0
 	for i := range 3 * maxCached {
 		key := fmt.Sprintf("k%d", i)

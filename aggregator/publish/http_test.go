@@ -194,3 +194,26 @@ func TestLastModifiedMovesForwardWithContent(t *testing.T) {
 		t.Errorf("unchanged feed in a new generation = %d, want 304", third.Code)
 	}
 }
+
+// With Refresh, a burst of commits renders a feed at most once per interval.
+func TestRefreshInterval(t *testing.T) {
+	src := &countingSource{svs: []storage.StoryView{storyOf("0000000000000001", "One", t0)}}
+	now := t0
+	h := publish.NewHandler(src, publish.Options{BaseURL: "http://x.example", Refresh: time.Second, Now: func() time.Time { return now }})
+	first := get(t, h, "/feed.xml").Header().Get("ETag")
+	src.svs = append(src.svs, storyOf("0000000000000002", "Two", t0.Add(time.Minute)))
+	for i := range 10 {
+		src.gen.Add(1)
+		now = now.Add(50 * time.Millisecond)
+		if got := get(t, h, "/feed.xml").Header().Get("ETag"); got != first {
+			t.Fatalf("commit %d, %v after the render: ETag %q, want the cached %q", i, now.Sub(t0), got, first)
+		}
+	}
+	now = now.Add(time.Second)
+	if got := get(t, h, "/feed.xml").Header().Get("ETag"); got == first {
+		t.Errorf("a second after the burst: still the old feed")
+	}
+	if n := src.stories.Load(); n != 2 {
+		t.Errorf("%d renders for a burst of 10 commits, want 2", n)
+	}
+}

@@ -50,6 +50,13 @@ type Options struct {
 	// client may reuse a response without asking. Set it to the poll
 	// interval, since nothing changes faster; 0 means one minute.
 	MaxAge time.Duration
+	// Refresh is how far behind the database a response may be: a cached
+	// response of an older generation is served until it is this old.
+	// While a poll commits every few milliseconds, it keeps each feed from
+	// being rendered again for every request; a feed reader that polls
+	// every few minutes does not notice a second. 0 renders every new
+	// generation at once.
+	Refresh time.Duration
 	// Token, when set, is required on every request but /healthz and the
 	// style sheet, as ?token= or Authorization: Bearer. Links the server
 	// renders carry it, so that a reader of a private feed can follow them.
@@ -105,7 +112,7 @@ func NewHandler(src Source, opt Options) http.Handler {
 	if opt.MaxAge <= 0 {
 		opt.MaxAge = time.Minute
 	}
-	h := &handler{src: src, opt: opt, mux: http.NewServeMux(), cache: newCache(opt.Now)}
+	h := &handler{src: src, opt: opt, mux: http.NewServeMux(), cache: newCache(opt.Now, opt.Refresh)}
 	scope := "public"
 	if opt.Token != "" {
 		h.tokenQ = "?token=" + url.QueryEscape(opt.Token)

@@ -103,6 +103,9 @@ func publishOptions(cfg config.Config, base string, log *slog.Logger, now time.T
 		Token:   cfg.Server.Token,
 		Policy:  representative(cfg),
 		MaxAge:  pollInterval(cfg, now),
+		// While a poll commits every few milliseconds, render each feed
+		// at most once a second: no reader notices a second.
+		Refresh: time.Second,
 	}
 	for _, s := range cfg.Sources {
 		opt.Sources = append(opt.Sources, publish.SourceInfo{Name: s.Name, URL: s.URL, Category: s.Category})
