@@ -44,11 +44,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	}
 	base := baseURL(cfg, ln.Addr().String())
 	srv := &http.Server{
-		Handler: publish.NewHandler(db, publish.Options{
-			Title:   cfg.Server.Title,
-			BaseURL: base,
-			Logger:  log,
-		}),
+		Handler:           publish.NewHandler(db, publishOptions(cfg, base, log, time.Now())),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
