@@ -121,14 +121,8 @@ func dedupeOptionsOf(c config.Dedupe) dedupe.Options {
 func (s *Service) loadIndex(ctx context.Context) error {
 	start := s.now()
 	cutoff := start.Add(-s.cfg.Dedupe.Window)
-	// The index holds the items first seen within the window, whatever
-	// their publication date, in a running service as after a restart
-	// (buildIndex reads exactly those). Evicting by publication date made
-	// the stories depend on when the daemon had restarted: an old-dated
-	// item stayed a candidate until the end of the cycle that added it, but
-	// not after a crash in that cycle (found by cmd/storyfeed/crash_test.go).
 	if s.index != nil {
-		if n := s.index.EvictSeen(cutoff); n > 0 {
+		if n := s.index.Evict(cutoff); n > 0 {
 			s.log.Debug("dedupe index evicted", "docs", n)
 		}
 		return nil
@@ -160,6 +154,7 @@ func buildIndex(ctx context.Context, st Store, opt dedupe.Options, cutoff time.T
 	if err != nil {
 		return nil, fmt.Errorf("build dedupe index: %w", err)
 	}
+	idx.Evict(cutoff)
 	return idx, nil
 }
 

@@ -3,6 +3,7 @@ package aggregator_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -389,25 +390,55 @@ func TestAllSourcesFailing(t *testing.T) {
 	}
 }
 
-// A restart rebuilds the dedupe index from storage, so an article arriving
-// after a restart still joins the story of the day.
-func TestRestartRebuildsIndex(t *testing.T) {
-	dir := t.TempDir()
-	s := seeds(t)
-	copyFiles(t, dir, s[0])
-	db := storagetest.OpenTemp(t)
-	clk := newClock()
-	ctx := context.Background()
-	if _, err := newService(t, db, clk, config.Source{Name: "local", Path: dir}).PollOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
-	copyFiles(t, dir, s[1])
-	clk.Add(time.Hour)
-	if _, err := newService(t, db, clk, config.Source{Name: "local", Path: dir}).PollOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if svs := allStories(t, db); len(svs) != 1 {
-		t.Errorf("after a restart the second seed started its own story: %d stories", len(svs))
+// A report that arrives in a later poll, or after a restart, still joins a
+// story ingested earlier, even when that story's articles are dated long
+// before today: the index keeps what was ingested within the window, and
+// the window constrains matching by the articles' own dates.
+func TestLaterPollJoinsOldDatedStory(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restart=%v", restart), func(t *testing.T) {
+			dir := t.TempDir()
+			s := seeds(t)
+			copyFiles(t, dir, s[0]) // dated 2 December 2025
+			db := storagetest.OpenTemp(t)
+			clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)} // a year later
+			ctx := context.Background()
+			svc := newService(t, db, clk, config.Source{Name: "local", Path: dir})
+			if _, err := svc.PollOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			copyFiles(t, dir, s[1]) // undated
+			clk.Add(time.Hour)
+			if restart {
+				svc = newService(t, db, clk, config.Source{Name: "local", Path: dir})
+			}
+			if _, err := svc.PollOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if svs := allStories(t, db); len(svs) != 1 {
+				t.Errorf("the second seed, polled an hour after the first, started its own story: %d stories", len(svs))
+			}
+			// Once the window has passed since it was ingested, the old
+			// story is out of reach.
+			clk.Add(4 * 24 * time.Hour)
+			other := filepath.Join(dir, "002_late.txt")
+			b, err := os.ReadFile(s[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A rewrite, not a copy: exact copies join their story at any age.
+			late := strings.Replace(string(b), "CRBC News", "Late Wire News", 1)
+			late = strings.Replace(late, "killed four people", "killed at least four people", 1)
+			if err := os.WriteFile(other, []byte(late), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.PollOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if svs := allStories(t, db); len(svs) != 2 {
+				t.Errorf("a copy ingested after the window joined the old story: %d stories, want 2", len(svs))
+			}
+		})
 	}
 }
 

@@ -89,9 +89,13 @@ func TestEvictAndRemove(t *testing.T) {
 	undated := grid
 	undated.Time = time.Time{}
 	x.Add(undated, "S3", day.Add(-10*24*time.Hour)) // seen long ago
-	if n := x.Evict(day.Add(-time.Hour)); n != 1 || x.Len() != 2 {
-		t.Fatalf("Evict removed %d, left %d docs; want 1 and 2", n, x.Len())
+	oldNews := fed
+	oldNews.ID, oldNews.Time = "old", day.Add(-300*24*time.Hour) // dated long ago, ingested today
+	x.Add(oldNews, "S4", day)
+	if n := x.Evict(day.Add(-time.Hour)); n != 1 || x.Len() != 3 {
+		t.Fatalf("Evict removed %d, left %d docs; want 1 (the undated doc seen long ago) and 3", n, x.Len())
 	}
+	x.Remove("old")
 	x.Remove("a")
 	if d := x.Match(envoyB); d.Story != "" {
 		t.Errorf("matched a removed doc: %+v", d)

@@ -940,17 +940,17 @@ func (x *Index) unlinkExact(m map[uint64]int32, key uint64, seq int32, st *story
 	}
 }
 
-// Evict removes docs dated before cutoff (docs without a date: added before
-// cutoff) and returns how many it removed.
+// Evict removes docs both dated and added before cutoff (docs without a
+// date: added before cutoff) and returns how many it removed.
 func (x *Index) Evict(cutoff time.Time) int {
 	c := cutoff.UnixNano()
 	var old []int32
 	for s, e := range x.docs {
-		t := e.time
-		if t == noTime {
-			t = e.seen
-		}
-		if t != noTime && t < c {
+		// A doc stays while its date or its ingestion is in the window:
+		// an article dated long ago but ingested today must still be
+		// there for the reports that arrive in the next polls. Matching
+		// itself is constrained by dates (inWindow), not by this.
+		if max(e.time, e.seen) < c {
 			old = append(old, s)
 		}
 	}

@@ -522,18 +522,6 @@ func loadStory(tx *bolt.Tx, k []byte) (StoryView, error) {
 	return sv, nil
 }
 
-// Representative is the index in Members of the item that speaks for the
-// story: the earliest published, the first to join on a tie.
-func (sv *StoryView) Representative() int {
-	best := 0
-	for i := 1; i < len(sv.Members); i++ {
-		if sv.Members[i].Date().Before(sv.Members[best].Date()) {
-			best = i
-		}
-	}
-	return best
-}
-
 // Outlets is the number of distinct outlets among the story's members.
 func (sv *StoryView) Outlets() int {
 	seen := make(map[string]bool, len(sv.Members))

@@ -52,6 +52,14 @@ type Server struct {
 	Listen  string // host:port
 	BaseURL string // absolute URL the feeds are reached at; "" means http://Listen
 	Title   string // title of the unified feed
+	// Token, when set, makes the feeds and pages private: every request but
+	// /healthz must carry it as ?token= or Authorization: Bearer.
+	Token string
+	// Representative is the policy that picks the report that speaks for a
+	// story: "earliest", "preferred" (the first of Preferred that covered
+	// it) or "longest".
+	Representative string
+	Preferred      []string // source or outlet names, most preferred first
 }
 
 // Poll configures fetching.
@@ -94,7 +102,7 @@ type Source struct {
 func Default() Config {
 	return Config{
 		Storage: Storage{Path: "storyfeed.db", Keep: 720 * time.Hour},
-		Server:  Server{Listen: "127.0.0.1:8080", Title: "storyfeed"},
+		Server:  Server{Listen: "127.0.0.1:8080", Title: "storyfeed", Representative: "earliest"},
 		Poll: Poll{
 			Schedule:    "@every 15m",
 			Workers:     16,
@@ -255,6 +263,18 @@ func (c *Config) validate() Errors {
 		if err := checkHTTPURL(c.Server.BaseURL); err != nil {
 			add(c.errorf("server.base_url", "%v", err))
 		}
+	}
+	switch c.Server.Representative {
+	case "earliest", "longest":
+	case "preferred":
+		if len(c.Server.Preferred) == 0 {
+			add(c.errorf("server.preferred", "representative = \"preferred\" needs a list of source names"))
+		}
+	default:
+		add(c.errorf("server.representative", "want earliest, preferred or longest, got %q", c.Server.Representative))
+	}
+	if strings.IndexFunc(c.Server.Token, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		add(c.errorf("server.token", "must not contain spaces or control characters"))
 	}
 	if err := checkSchedule(c.Poll.Schedule); err != nil {
 		add(c.errorf("poll.schedule", "%v", err))

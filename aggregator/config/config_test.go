@@ -26,7 +26,7 @@ func TestExampleIsDefault(t *testing.T) {
 		t.Errorf("config.example.toml differs from Default():\n got %+v\nwant %+v", got, want)
 	}
 	// Every key Default() has must be documented in the example.
-	for _, key := range []string{"path", "listen", "base_url", "title", "schedule", "allow_private_networks",
+	for _, key := range []string{"path", "listen", "base_url", "title", "token", "representative", "preferred", "schedule", "allow_private_networks",
 		"workers", "timeout", "max_body_size", "user_agent", "window", "similar", "similar_headline", "near", "level", "format"} {
 		if !strings.Contains(string(data), "\n"+key+" = ") {
 			t.Errorf("config.example.toml does not document %q", key)
@@ -94,6 +94,11 @@ func TestParseProblems(t *testing.T) {
 		{"bad listen", "[server]\nlisten = \"8080\"", "bad.toml:2: server.listen: want host:port"},
 		{"unknown source key", "[[source]]\nname = \"x\"\npath = \"p\"\nfrequency = 3", "bad.toml:4: source[0].frequency: unknown key"},
 		{"bad log level", "[log]\nlevel = \"loud\"", "bad.toml:2: log.level: want debug, info, warn or error"},
+		{"bad representative", "[server]\nrepresentative = \"loudest\"", "bad.toml:2: server.representative: want earliest, preferred or longest"},
+		{"preferred without list", "[server]\nrepresentative = \"preferred\"", "server.preferred: representative = \"preferred\" needs a list"},
+		{"preferred not an array", "[server]\npreferred = \"Reuters\"", "bad.toml:2: server.preferred: want an array of strings, got a string"},
+		{"preferred of numbers", "[server]\npreferred = [1]", "bad.toml:2: server.preferred: array element: want a string, got an integer"},
+		{"token with a space", "[server]\ntoken = \"a b\"", "bad.toml:2: server.token: must not contain spaces"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("bad.toml", []byte(tc.src))
@@ -134,6 +139,19 @@ schedule = "*/5 * * * *"
 	}
 	if !reflect.DeepEqual(c.Sources, want) {
 		t.Errorf("sources = %+v, want %+v (the file's sources replace the default ones)", c.Sources, want)
+	}
+}
+
+func TestParseServerPolicy(t *testing.T) {
+	src := "[server]\ntoken = \"s3cret\"\nrepresentative = \"preferred\"\npreferred = [\"Reuters\", \"CRBC News\"]\n"
+	c, err := Parse("ok.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Server{Listen: "127.0.0.1:8080", Title: "storyfeed", Token: "s3cret", Representative: "preferred",
+		Preferred: []string{"Reuters", "CRBC News"}}
+	if !reflect.DeepEqual(c.Server, want) {
+		t.Errorf("Parse(%q).Server = %+v, want %+v", src, c.Server, want)
 	}
 }
 

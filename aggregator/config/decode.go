@@ -190,6 +190,12 @@ func (d *decoder) set(full []string, v *unstable.Node) error {
 		return str(v, &c.Server.BaseURL)
 	case "server.title":
 		return str(v, &c.Server.Title)
+	case "server.token":
+		return str(v, &c.Server.Token)
+	case "server.representative":
+		return str(v, &c.Server.Representative)
+	case "server.preferred":
+		return strs(v, &c.Server.Preferred)
 	case "poll.schedule":
 		return str(v, &c.Poll.Schedule)
 	case "poll.allow_private_networks":
@@ -226,6 +232,23 @@ func str(v *unstable.Node, dst *string) error {
 		return fmt.Errorf("want a string, got %s", kindName(v.Kind))
 	}
 	*dst = string(v.Data)
+	return nil
+}
+
+func strs(v *unstable.Node, dst *[]string) error {
+	if v.Kind != unstable.Array {
+		return fmt.Errorf("want an array of strings, got %s", kindName(v.Kind))
+	}
+	var out []string
+	it := v.Children()
+	for it.Next() {
+		var s string
+		if err := str(it.Node(), &s); err != nil {
+			return fmt.Errorf("array element: %w", err)
+		}
+		out = append(out, s)
+	}
+	*dst = out
 	return nil
 }
 

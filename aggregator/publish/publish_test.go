@@ -145,6 +145,16 @@ func TestConditionalAndGzip(t *testing.T) {
 	if gz.Header().Get("ETag") == etag {
 		t.Error("gzip and identity responses share one strong ETag")
 	}
+	// Holding the identity bytes while now accepting gzip: still current.
+	if rec := get(t, h, "/feed.xml", "Accept-Encoding", "gzip", "If-None-Match", etag); rec.Code != http.StatusNotModified || rec.Header().Get("ETag") != etag {
+		t.Errorf("gzip request with the identity ETag = %d, ETag %q; want 304 confirming %q", rec.Code, rec.Header().Get("ETag"), etag)
+	}
+	if rec := get(t, h, "/feed.xml", "If-None-Match", gz.Header().Get("ETag")); rec.Code != http.StatusNotModified {
+		t.Errorf("identity request with the gzip ETag = %d, want 304", rec.Code)
+	}
+	if rec := get(t, h, "/feed.xml", "If-None-Match", `"other"`); rec.Code != 200 || rec.Body.String() != first.Body.String() {
+		t.Errorf("request with a stale ETag = %d, want 200 and the feed", rec.Code)
+	}
 	// A new story changes the feed and its ETag.
 	extra := item("Other", "o1", "Storm hits coast", "https://other.example/storm", t0, "")
 	extra.Updated = t0.Add(time.Hour)

@@ -202,16 +202,9 @@ func (d *daemon) registerMetrics() (*aggregator.Metrics, error) {
 	return aggregator.NewMetrics(d.reg, nil)
 }
 
-// setPublisher builds the publisher for cfg's [server] settings. It reads
-// the database through steadySource and coalesce (feedcache.go), which keep
-// the feeds fast while polls commit.
+// setPublisher builds the publisher for cfg.
 func (d *daemon) setPublisher(cfg config.Config) {
-	src := newSteadySource(d.db, feedRefresh, time.Now)
-	var h http.Handler = newCoalesce(publish.NewHandler(src, publish.Options{
-		Title:   cfg.Server.Title,
-		BaseURL: baseURL(cfg, d.addr),
-		Logger:  d.log,
-	}), src.Generation)
+	h := publish.NewHandler(d.db, publishOptions(cfg, baseURL(cfg, d.addr), d.log, time.Now()))
 	d.pub.Store(&h)
 }
 
@@ -356,13 +349,12 @@ func (d *daemon) reload() {
 		return
 	}
 	d.mu.Lock()
-	old := d.cfg
 	d.cfg = cfg
 	d.mu.Unlock()
 	setLevel(d.level, cfg)
-	if old.Server.Title != cfg.Server.Title || old.Server.BaseURL != cfg.Server.BaseURL {
-		d.setPublisher(cfg)
-	}
+	// The publisher's options come from [server], the sources (OPML,
+	// categories) and the schedules (max-age): build it anew.
+	d.setPublisher(cfg)
 	for _, name := range diff.Added {
 		d.log.Info("reload: source added", "source", name)
 	}

@@ -61,9 +61,9 @@ func cmdStories(ctx context.Context, e *env, args []string) int {
 			return fail(e, "stories", err)
 		}
 		if *asJSON {
-			return printJSON(e, toJSON(&sv, base))
+			return printJSON(e, toJSON(&sv, base, representative(cfg)))
 		}
-		printExplain(e, &sv)
+		printExplain(e, &sv, representative(cfg))
 		return 0
 	}
 	svs, err := db.Stories(ctx, storage.StoryQuery{Limit: *limit})
@@ -72,7 +72,7 @@ func cmdStories(ctx context.Context, e *env, args []string) int {
 	}
 	if *asJSON {
 		for i := range svs {
-			if code := printJSON(e, toJSON(&svs[i], base)); code != 0 {
+			if code := printJSON(e, toJSON(&svs[i], base, representative(cfg))); code != 0 {
 				return code
 			}
 		}
@@ -82,7 +82,7 @@ func cmdStories(ctx context.Context, e *env, args []string) int {
 	fmt.Fprintln(tw, "STORY\tUPDATED\tOUTLETS\tTITLE")
 	for i := range svs {
 		sv := &svs[i]
-		rep := &sv.Members[sv.Representative()]
+		rep := &sv.Members[sv.RepresentativeBy(representative(cfg))]
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", sv.ID, sv.Updated.UTC().Format("2006-01-02 15:04"), sv.Outlets(), rep.Title)
 		for j := range sv.Members {
 			fmt.Fprintf(tw, "\t\t\t  · %s: %s\n", sv.Members[j].Outlet, sv.Members[j].Title)
@@ -92,8 +92,8 @@ func cmdStories(ctx context.Context, e *env, args []string) int {
 	return 0
 }
 
-func toJSON(sv *storage.StoryView, base string) storyJSON {
-	rep := &sv.Members[sv.Representative()]
+func toJSON(sv *storage.StoryView, base string, policy storage.Policy) storyJSON {
+	rep := &sv.Members[sv.RepresentativeBy(policy)]
 	out := storyJSON{
 		ID: sv.ID, Title: rep.Title, Link: rep.URL,
 		FirstSeen: sv.FirstSeen.UTC(), Updated: sv.Updated.UTC(), Sources: sv.Outlets(),
@@ -121,8 +121,8 @@ func printJSON(e *env, v any) int {
 	return 0
 }
 
-func printExplain(e *env, sv *storage.StoryView) {
-	rep := &sv.Members[sv.Representative()]
+func printExplain(e *env, sv *storage.StoryView, policy storage.Policy) {
+	rep := &sv.Members[sv.RepresentativeBy(policy)]
 	fmt.Fprintf(e.stdout, "story %s: %s\n", sv.ID, rep.Title)
 	fmt.Fprintf(e.stdout, "first seen %s, updated %s, %d items from %d outlets\n\n",
 		sv.FirstSeen.UTC().Format(time.RFC3339), sv.Updated.UTC().Format(time.RFC3339), len(sv.Members), sv.Outlets())
