@@ -37,6 +37,9 @@ type Deps struct {
 	Logger *slog.Logger     // nil discards logs
 	Now    func() time.Time // nil means time.Now
 	Fetch  *fetch.Client    // nil builds one from the config
+	// Observer is told about fetches, transactions and cycles, for
+	// metrics; nil observes nothing.
+	Observer Observer
 }
 
 // Service polls sources and stores what they deliver.
@@ -47,6 +50,11 @@ type Service struct {
 	now     func() time.Time
 	fetcher *fetch.Client
 	norm    *normalizer
+	obs     Observer
+
+	// sched is the scheduler's state: polls started by Run hold its read
+	// lock, Reload its write lock (see reload.go).
+	sched scheduler
 
 	// writeMu is held by the single writer while it matches and commits a
 	// batch; it guards index.
@@ -75,6 +83,9 @@ func New(cfg config.Config, deps Deps) (*Service, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if deps.Observer == nil {
+		deps.Observer = nopObserver{}
+	}
 	if deps.Fetch == nil {
 		deps.Fetch = fetch.New(fetch.Options{
 			UserAgent:   cfg.Poll.UserAgent,
@@ -89,6 +100,7 @@ func New(cfg config.Config, deps Deps) (*Service, error) {
 		now:     deps.Now,
 		fetcher: deps.Fetch,
 		norm:    newNormalizer(),
+		obs:     deps.Observer,
 	}, nil
 }
 

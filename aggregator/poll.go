@@ -153,6 +153,7 @@ func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched
 	}
 	start := time.Now()
 	res, err := s.fetcher.Get(ctx, target, v)
+	s.observeFetch(f.src.Name, res, err, time.Since(start))
 	if err != nil {
 		var se *fetch.StatusError
 		if errors.As(err, &se) {

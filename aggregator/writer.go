@@ -26,12 +26,12 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) error {
 		st.ErrorStreak++
 		st.LastError = f.err.Error()
 		s.log.Warn("source failed", keySource, f.src.Name, keyErr, f.err, "streak", st.ErrorStreak)
-		return s.store.Commit(ctx, storage.Batch{Source: &st})
+		return s.commit(ctx, storage.Batch{Source: &st}, nil)
 	}
 	st.ErrorStreak, st.LastError, st.LastSuccess = 0, "", now
 	if f.unchanged {
 		c.NotModified++
-		return s.store.Commit(ctx, storage.Batch{Source: &st})
+		return s.commit(ctx, storage.Batch{Source: &st}, nil)
 	}
 	c.OK++
 	st.Items = len(f.items)
@@ -40,7 +40,7 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.Commit(ctx, storage.Batch{Source: &st, Items: d.items, Features: d.features, Related: d.related}); err != nil {
+	if err := s.commit(ctx, storage.Batch{Source: &st, Items: d.items, Features: d.features, Related: d.related}, d.added); err != nil {
 		for _, id := range d.added { // the index must not remember what was not stored
 			s.index.Remove(id)
 		}

@@ -67,6 +67,9 @@ func Open(path string, opt Options) (*DB, error) {
 			return nil, fmt.Errorf("open database %s: %w", path, err)
 		}
 	}
+	if err := checkMagic(path); err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:  timeout,
 		ReadOnly: opt.ReadOnly,

@@ -46,6 +46,17 @@
 // released; Open creates them in an older file, and a read-only open of
 // such a file treats them as empty.
 //
+// # Retention
+//
+// [DB.Expire] deletes the oldest items in bounded transactions: an item's
+// record, its item_time, features and split override entries, the urls and
+// hashes entries that point at it, and its ID from its story (a story left
+// without members is deleted); it writes the item's tombstone in the same
+// transaction. [DB.DropTombstones] forgets tombstones after a long time
+// (the aggregator keeps them a year). [Compact] gives the freed pages back
+// to the file system, offline; [DB.WriteTo] copies the database while
+// writers go on.
+//
 // A story's ID is the ID of the item that founded it, so it is derived from
 // stable data (source name and GUID) and never changes once published.
 package storage

@@ -39,6 +39,12 @@ type Config struct {
 // Storage configures the database.
 type Storage struct {
 	Path string // database file; relative paths are relative to the config file
+	// Keep is how long items are kept after they were first seen; older
+	// ones are deleted for good (tombstoned). 0 keeps them for ever.
+	Keep time.Duration
+	// MaxItems caps the number of items kept, oldest deleted first; 0 means
+	// no cap.
+	MaxItems int
 }
 
 // Server configures the HTTP publisher.
@@ -95,7 +101,7 @@ type Source struct {
 // files in ./seeds, ./storyfeed.db, and a publisher on 127.0.0.1:8080.
 func Default() Config {
 	return Config{
-		Storage: Storage{Path: "storyfeed.db"},
+		Storage: Storage{Path: "storyfeed.db", Keep: 720 * time.Hour},
 		Server:  Server{Listen: "127.0.0.1:8080", Title: "storyfeed", Representative: "earliest"},
 		Poll: Poll{
 			Schedule:    "@every 15m",
@@ -243,6 +249,12 @@ func (c *Config) validate() Errors {
 	add := func(e *Error) { errs = append(errs, e) }
 	if c.Storage.Path == "" {
 		add(c.errorf("storage.path", "must not be empty"))
+	}
+	if c.Storage.Keep < 0 || (c.Storage.Keep > 0 && c.Storage.Keep < time.Hour) {
+		add(c.errorf("storage.keep", "must be 0 (keep for ever) or at least 1h, got %v", c.Storage.Keep))
+	}
+	if c.Storage.MaxItems < 0 {
+		add(c.errorf("storage.max_items", "must be 0 (no cap) or positive, got %d", c.Storage.MaxItems))
 	}
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		add(c.errorf("server.listen", "want host:port: %v", err))

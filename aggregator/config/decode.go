@@ -180,6 +180,10 @@ func (d *decoder) set(full []string, v *unstable.Node) error {
 	switch table + "." + key {
 	case "storage.path":
 		return str(v, &c.Storage.Path)
+	case "storage.keep":
+		return duration(v, &c.Storage.Keep)
+	case "storage.max_items":
+		return integer(v, &c.Storage.MaxItems)
 	case "server.listen":
 		return str(v, &c.Server.Listen)
 	case "server.base_url":

@@ -26,22 +26,45 @@ var commands = []command{
 	{"run", "run the daemon: poll on schedule and serve the unified feed", cmdRun},
 	{"poll", "poll every source once, then exit", cmdPoll},
 	{"check", "validate the config file", cmdCheck},
-	{"stories", "list the newest stories, or explain one", cmdStories},
+	{"stories", "list the newest stories, or explain one", viaDaemon(cmdStories)},
 	{"split", "take an item out of its story, for good", cmdSplit},
 	{"merge", "merge one story into another, for good", cmdMerge},
 	{"eval", "measure the dedupe engine on labelled items", cmdEval},
+	{"backup", "write a consistent copy of the database, also while the daemon runs", cmdBackup},
+	{"compact", "rewrite the database without its free space (daemon stopped)", cmdCompact},
 	{"version", "print version and build information", cmdVersion},
 }
 
-// env is what every command gets: its output streams.
+// env is what every command gets: its output streams and what the process
+// was given by the outside world.
 type env struct {
 	stdout, stderr io.Writer
+	// hup delivers SIGHUP, on which `run` reloads its config; nil when no
+	// signal can come.
+	hup <-chan os.Signal
+	// getenv reads the process environment (systemd's NOTIFY_SOCKET and
+	// WATCHDOG_USEC); nil reads nothing.
+	getenv func(string) string
+
+	// shared is the daemon's open database, when a read command runs
+	// inside the daemon for a client (see remote.go).
+	shared *storage.DB
+	// askDaemon is set by readDB when another process holds the database:
+	// the command is then run by that process (see viaDaemon).
+	askDaemon *config.Config
+	// commandName is the name of the running command.
+	commandName string
 }
 
 // run is the whole program: it parses args, runs one command and returns
 // the exit status. Tests call it directly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
+	return execute(ctx, &env{stdout: stdout, stderr: stderr}, args)
+}
+
+// execute runs the command args name with the environment e.
+func execute(ctx context.Context, e *env, args []string) int {
+	stderr, stdout := e.stderr, e.stdout
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
@@ -56,6 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	for _, c := range commands {
 		if c.name == name {
+			e.commandName = name
 			return c.run(ctx, e, args[1:])
 		}
 	}
@@ -137,15 +161,28 @@ func (c *common) load() (config.Config, error) {
 
 // newLogger builds the one logger of the process, as the config says.
 func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	log, _ := newLevelLogger(w, cfg)
+	return log
+}
+
+// newLevelLogger builds the logger of the daemon, whose level can change
+// on reload.
+func newLevelLogger(w io.Writer, cfg config.Config) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
+	setLevel(level, cfg)
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), level
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), level
+}
+
+func setLevel(v *slog.LevelVar, cfg config.Config) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
 		level = slog.LevelInfo
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	v.Set(level)
 }
 
 // openDB opens the database for a command, read-only for commands that
@@ -156,6 +193,25 @@ func openDB(cfg config.Config, readOnly bool) (*storage.DB, error) {
 		return nil, fmt.Errorf("no database at %s: run 'storyfeed poll' first", cfg.Storage.Path)
 	}
 	return db, err
+}
+
+// readDB opens the database for a read command and returns it with the
+// function that releases it. Inside the daemon it is the daemon's own
+// handle. When another process holds the file, it returns errAskDaemon and
+// remembers cfg, so that viaDaemon can ask that process instead.
+func (e *env) readDB(cfg config.Config) (*storage.DB, func() error, error) {
+	if e.shared != nil {
+		return e.shared, func() error { return nil }, nil
+	}
+	db, err := openDB(cfg, true)
+	if errors.Is(err, storage.ErrLocked) {
+		e.askDaemon = &cfg
+		return nil, nil, errAskDaemon
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, db.Close, nil
 }
 
 // baseURL is the absolute URL the feeds are published at.
@@ -176,6 +232,9 @@ func baseURL(cfg config.Config, addr string) string {
 
 // fail prints err as the command's error and returns status 1.
 func fail(e *env, name string, err error) int {
+	if errors.Is(err, errAskDaemon) {
+		return 1 // not an error yet: viaDaemon asks the daemon
+	}
 	fmt.Fprintf(e.stderr, "storyfeed %s: %v\n", name, err)
 	return 1
 }

@@ -11,7 +11,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP) // `run` reloads its config; other commands ignore it
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, hup: hup, getenv: os.Getenv}
+	code := execute(ctx, e, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

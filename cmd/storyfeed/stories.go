@@ -48,11 +48,11 @@ func cmdStories(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(e, "stories", err)
 	}
-	db, err := openDB(cfg, true)
+	db, closeDB, err := e.readDB(cfg)
 	if err != nil {
 		return fail(e, "stories", err)
 	}
-	defer db.Close()
+	defer closeDB()
 	base := baseURL(cfg, cfg.Server.Listen)
 
 	if *explain != "" {
