@@ -1,7 +1,6 @@
 package aggregator
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -175,7 +174,7 @@ func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched
 		f.unchanged = true // a server without validators sent the same bytes
 		return
 	}
-	feed, err := parser.Parse(bytes.NewReader(res.Body))
+	feed, err := parseFeed(parser, res.Body, res.ContentType)
 	if err != nil {
 		f.err = fmt.Errorf("parse %s: %w", target, err)
 		return
@@ -213,7 +212,7 @@ func (s *Service) readPath(parser *gofeed.Parser, f *fetched, now time.Time) {
 			f.err = fmt.Errorf("source %s: %w", f.src.Name, err)
 			return
 		}
-		feed, err := parser.Parse(bytes.NewReader(body))
+		feed, err := parseFeed(parser, body, "")
 		if err != nil {
 			f.err = fmt.Errorf("parse %s: %w", f.src.Path, err)
 			return
