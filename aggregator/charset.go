@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"bytes"
+	"fmt"
 	"mime"
 	"regexp"
 	"strings"
@@ -19,7 +20,15 @@ import (
 // contentType ("" for a local file). The body is first turned into clean
 // UTF-8 (see feedUTF8), so that a feed in any common charset, or a
 // mislabelled one, reads as its author meant it.
-func parseFeed(parser *gofeed.Parser, body []byte, contentType string) (*gofeed.Feed, error) {
+//
+// A panic inside the parser, on input its authors did not foresee, is
+// returned as an error: one hostile feed must not take the daemon down.
+func parseFeed(parser *gofeed.Parser, body []byte, contentType string) (feed *gofeed.Feed, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			feed, err = nil, fmt.Errorf("feed parser panicked: %v", r)
+		}
+	}()
 	return parser.Parse(bytes.NewReader(feedUTF8(body, contentType)))
 }
 
