@@ -31,7 +31,10 @@ type Cycle struct {
 	ItemsUpdate int
 	StoriesNew  int
 	Joined      int // new items that joined an existing story
-	Duration    time.Duration
+	// ItemsRemoved are items deleted because their file left a directory
+	// source.
+	ItemsRemoved int
+	Duration     time.Duration
 }
 
 // ErrNoSource means a cycle could poll none of its sources.
@@ -54,6 +57,8 @@ type fetched struct {
 	unchanged bool
 	err       error // the whole source failed
 	warnings  []error
+	// remove are the IDs of items whose files left a directory source.
+	remove []string
 }
 
 func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, error) {
@@ -246,23 +251,57 @@ func (s *Service) readPath(parser *gofeed.Parser, f *fetched, now time.Time) {
 		return
 	}
 	slices.Sort(files) // stable order: stable decisions
+	walkClean := len(f.warnings) == 0
+	old := f.state.Files
+	f.state.Files = make(map[string]string, len(files))
 	for _, p := range files {
 		rel, err := filepath.Rel(f.src.Path, p)
 		if err != nil {
 			rel = p
 		}
+		rel = filepath.ToSlash(rel)
 		a, err := readArticle(p)
 		if err != nil {
 			f.warnings = append(f.warnings, err)
+			if id, ok := old[rel]; ok {
+				f.state.Files[rel] = id // unreadable for now, not removed
+			}
 			continue
 		}
-		f.items = append(f.items, s.norm.fromArticle(f.src.Name, f.src.Category, filepath.ToSlash(rel), &a, now))
+		it := s.norm.fromArticle(f.src.Name, f.src.Category, rel, &a, now)
+		f.state.Files[rel] = it.ID
+		f.items = append(f.items, it)
 	}
 	if len(files) > 0 && len(f.items) == 0 {
 		f.err = fmt.Errorf("source %s: none of %d files could be read: %w", f.src.Name, len(files), errors.Join(f.warnings...))
 		return
 	}
+	f.remove = removedFiles(old, f.state.Files, walkClean)
 	f.state.LastStatus = 200
+}
+
+// removedFiles returns the IDs of the items whose files were in the
+// directory last time (old) and are gone now (cur), in a stable order. A
+// walk that met errors may have missed files that are still there: after
+// one, nothing is removed and the files it did not see are remembered.
+func removedFiles(old, cur map[string]string, walkClean bool) []string {
+	kept := make(map[string]bool, len(cur))
+	for _, id := range cur {
+		kept[id] = true
+	}
+	var gone []string
+	for rel, id := range old {
+		if _, seen := cur[rel]; seen || kept[id] {
+			continue // still there, or its item now comes from another file
+		}
+		if !walkClean {
+			cur[rel] = id
+			continue
+		}
+		gone = append(gone, id)
+	}
+	slices.Sort(gone)
+	return slices.Compact(gone)
 }
 
 func readArticle(path string) (seedfile.Article, error) {

@@ -80,6 +80,10 @@ type SourceState struct {
 	LastError    string    `json:"last_error,omitempty"`
 	Disabled     bool      `json:"disabled,omitempty"`
 	Items        int       `json:"items,omitempty"` // items in the last successful fetch
+	// Files maps each file of a directory source, by its path inside the
+	// directory, to the ID of its item, so that a poll can tell which
+	// files were removed since the last one.
+	Files map[string]string `json:"files,omitempty"`
 }
 
 // ItemID derives an item's ID from the name of the source that delivered it
