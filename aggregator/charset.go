@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"mime"
 	"regexp"
@@ -29,7 +30,11 @@ func parseFeed(parser *gofeed.Parser, body []byte, contentType string) (feed *go
 			feed, err = nil, fmt.Errorf("feed parser panicked: %v", r)
 		}
 	}()
-	return parser.Parse(bytes.NewReader(feedUTF8(body, contentType)))
+	feed, err = parser.Parse(bytes.NewReader(feedUTF8(body, contentType)))
+	if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
+		err = fmt.Errorf("not an RSS, Atom or JSON feed: %w", err)
+	}
+	return feed, err
 }
 
 // feedUTF8 returns body as UTF-8 that parses to the text its author meant,
@@ -206,8 +211,13 @@ func cp1252(c byte) rune {
 // returned as is when it holds none of them.
 func cleanXMLChars(b []byte) []byte {
 	i := 0
-	for i < len(b) && !badXMLByte(b, i) {
-		i++
+	for ; i < len(b); i++ {
+		// Most bytes of a feed are none of the three that can start a
+		// character to change: skip them without a call.
+		if c := b[i]; (c >= 0x20 && c != 0xC2 && c != 0xEF) || !badXMLByte(b, i) {
+			continue
+		}
+		break
 	}
 	if i == len(b) {
 		return b
