@@ -167,7 +167,10 @@ func BenchmarkParseFeed(b *testing.B) {
 		parse func(*gofeed.Parser) error
 	}{
 		{"gofeed", func(p *gofeed.Parser) error { _, err := p.Parse(bytes.NewReader(body)); return err }},
-		{"parseFeed", func(p *gofeed.Parser) error { _, err := parseFeed(p, body, "application/rss+xml; charset=utf-8"); return err }},
+		{"parseFeed", func(p *gofeed.Parser) error {
+			_, err := parseFeed(p, body, "application/rss+xml; charset=utf-8")
+			return err
+		}},
 		{"feedUTF8", func(*gofeed.Parser) error { feedUTF8(body, "application/rss+xml; charset=utf-8"); return nil }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
