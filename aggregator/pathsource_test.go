@@ -161,3 +161,25 @@ func item(t *testing.T, db *storage.DB, guid string) storage.Item {
 	}
 	return it
 }
+
+// Emptying a directory in a process that has not built its dedupe index
+// (each `storyfeed poll` is a new process) removes every item.
+func TestDirectoryEmptiedInNewProcess(t *testing.T) {
+	dir := t.TempDir()
+	copyFiles(t, dir, seeds(t)...)
+	db := storagetest.OpenTemp(t)
+	clk := newClock()
+	pollOK(t, newService(t, db, clk, config.Source{Name: "local", Path: dir}))
+	for _, f := range seeds(t) {
+		if err := os.Remove(filepath.Join(dir, filepath.Base(f))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Add(time.Hour)
+	if c := pollOK(t, newService(t, db, clk, config.Source{Name: "local", Path: dir})); c.ItemsRemoved != 2 {
+		t.Errorf("poll of the emptied directory: %+v, want 2 removed", c)
+	}
+	if n, err := db.Count(); err != nil || n.Items != 0 || n.Stories != 0 {
+		t.Errorf("counts after emptying the directory: %+v, %v; want none", n, err)
+	}
+}

@@ -47,8 +47,12 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) error {
 		}
 		return fmt.Errorf("source %s: %w", f.src.Name, err)
 	}
-	for _, id := range f.remove { // nor what is no longer stored
-		s.index.Remove(id)
+	// Nor what is no longer stored. An index not built yet will be built
+	// from storage, without them.
+	for _, id := range f.remove {
+		if s.index != nil {
+			s.index.Remove(id)
+		}
 	}
 	c.ItemsRemoved += len(f.remove)
 	if len(f.remove) > 0 {
