@@ -43,9 +43,9 @@ func parseFeed(parser *gofeed.Parser, body []byte, contentType string) (feed *go
 //  1. a byte order mark (UTF-8, UTF-16, UTF-32), or the UTF-16/32 pattern of
 //     a first "<" without one (XML 1.0 appendix F);
 //  2. the charset parameter of contentType, which overrides the XML
-//     declaration (RFC 7303), except that a Latin-1 family label on a body
-//     that is valid, non-ASCII UTF-8 is taken for the mislabelling it
-//     almost surely is;
+//     declaration (RFC 7303), except that any label on a body that is
+//     valid, non-ASCII UTF-8 is taken for the mislabelling it almost surely
+//     is;
 //  3. the encoding of the XML declaration;
 //  4. UTF-8.
 //
@@ -76,13 +76,14 @@ func feedUTF8(body []byte, contentType string) []byte {
 	switch {
 	case enc == nil, name == "utf-8":
 		// UTF-8, or a label nobody knows: read as UTF-8, below.
-	case isLatin(name) && utf8.Valid(body):
-		// ASCII reads the same either way; "iso-8859-1" on bytes that
-		// spell valid UTF-8 multi-byte sequences is a server default that
-		// the document contradicts.
 	case name == "utf-16le" || name == "utf-16be":
 		// Declared UTF-16 on bytes that are not (no BOM, no zero bytes
 		// around the "<"): the label is wrong, the bytes are ASCII-based.
+	case utf8.Valid(body) && (isLatin(name) || !isASCII(body)):
+		// Text in another charset (Latin-1, KOI8-R, Big5...) almost
+		// never happens to spell valid UTF-8 multi-byte sequences: such a
+		// label is a server default or a template that the bytes
+		// contradict. ASCII reads the same in the Latin-1 family.
 	default:
 		out, err := enc.NewDecoder().Bytes(body)
 		if err == nil {
@@ -177,6 +178,15 @@ func setDeclUTF8(body []byte) []byte {
 // maps us-ascii and iso-8859-1 to windows-1252, as browsers do.
 func isLatin(name string) bool {
 	return name == "windows-1252" || name == "iso-8859-15"
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // repairUTF8 replaces each byte that is not part of a valid UTF-8 sequence

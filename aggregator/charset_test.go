@@ -44,6 +44,10 @@ var charsetCases = []struct {
 	{"utf8-labelled-latin1.xml", "", "Café – “naïve” résumé", "don’t"},
 	{"utf8-labelled-latin1.xml", "text/xml; charset=ISO-8859-1", "Café – “naïve” résumé", "don’t"},
 	{"latin1-labelled-utf8.xml", "", "Café naïve résumé ©", "Déjà vu"},
+	{"koi8r.xml", "", "Новости дня", "Москва сообщает"},
+	{"koi8r.xml", "text/xml; charset=koi8-r", "Новости дня", "Москва сообщает"},
+	{"utf8-labelled-koi8r.xml", "", "Новости дня", "Москва сообщает"},
+	{"utf8-labelled-koi8r.xml", "application/xml; charset=windows-1251", "Новости дня", "Москва сообщает"},
 	{"c1-controls.xml", "", "don’t", "it’s “quoted”"},
 	{"xml-illegal-controls.xml", "", "Bell and form feed", "ok"},
 }
