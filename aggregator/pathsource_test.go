@@ -132,6 +132,27 @@ func TestDirectorySourceFollowsFiles(t *testing.T) {
 		t.Errorf("the restored seed is not back in its story %s", seedStory)
 	}
 
+	// Every file unreadable for a while, one of them also removed: the
+	// poll fails, and the removal is seen once the others are readable.
+	clk.Add(time.Hour)
+	writeText(t, filepath.Join(dir, "000_c9e8a6bff94d1ab9.txt"), "")
+	if err := os.Remove(filepath.Join(dir, "001_c9e9b25df1c491d6.txt")); err != nil {
+		t.Fatal(err)
+	}
+	writeText(t, filepath.Join(dir, "new.txt"), "")
+	if c, _ := svc.PollOnce(context.Background()); c.Errors != 1 || c.ItemsRemoved != 0 {
+		t.Errorf("poll of unreadable files: %+v, want an error and nothing removed", c)
+	}
+	copyFiles(t, dir, seedFiles[0])
+	if err := os.Remove(filepath.Join(dir, "new.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if c := pollOK(t, svc); c.ItemsRemoved != 1 {
+		t.Errorf("poll once readable again: %+v, want the removed file's item removed", c)
+	}
+	copyFiles(t, dir, seedFiles[1])
+	pollOK(t, svc)
+
 	// The directory itself gone: an error, and nothing removed.
 	clk.Add(time.Hour)
 	if err := os.RemoveAll(dir); err != nil {

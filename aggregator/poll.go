@@ -274,6 +274,7 @@ func (s *Service) readPath(parser *gofeed.Parser, f *fetched, now time.Time) {
 	}
 	if len(files) > 0 && len(f.items) == 0 {
 		f.err = fmt.Errorf("source %s: none of %d files could be read: %w", f.src.Name, len(files), errors.Join(f.warnings...))
+		f.state.Files = old // a failed poll learns nothing about removals
 		return
 	}
 	f.remove = removedFiles(old, f.state.Files, walkClean)
