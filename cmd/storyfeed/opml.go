@@ -105,10 +105,15 @@ func opmlImport(e *env, args []string) int {
 		return 0
 	}
 	perm := os.FileMode(0o644)
+	target := *conf
 	if info, err := os.Stat(*conf); err == nil {
 		perm = info.Mode().Perm()
+		// Replace the file a symlink points to, not the link.
+		if real, err := filepath.EvalSymlinks(*conf); err == nil {
+			target = real
+		}
 	}
-	err = storage.WriteFileAtomic(*conf, perm, func(w io.Writer) error {
+	err = storage.WriteFileAtomic(target, perm, func(w io.Writer) error {
 		_, err := io.Copy(w, bytes.NewReader(out))
 		return err
 	})

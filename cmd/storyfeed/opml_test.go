@@ -218,3 +218,32 @@ func TestOPMLImportRepeatedTitles(t *testing.T) {
 		t.Errorf("sources: %+v", cfg.Sources)
 	}
 }
+
+// --dry-run prints what it would append and changes nothing; through a
+// symlink, the file it points to is the one that changes.
+func TestOPMLImportDryRunAndSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real.toml")
+	writeFile(t, real, handConfig)
+	link := filepath.Join(dir, "storyfeed.toml")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	opml := filepath.Join("testdata", "opml", "reader.opml")
+	code, out, errOut := runCmd(t, "opml", "import", "--dry-run", "--config", link, opml)
+	if code != 0 || !strings.HasPrefix(out, "\n# Added by `storyfeed opml import reader.opml`\n[[source]]\nname = \"Daily Wire #2\"\n") {
+		t.Errorf("--dry-run: exit %d, %q, stderr %q", code, out, errOut)
+	}
+	if fileText(t, real) != handConfig {
+		t.Fatalf("--dry-run changed the config")
+	}
+	if code, _, errOut := runCmd(t, "opml", "import", "--config", link, opml); code != 0 {
+		t.Fatalf("import through a symlink: exit %d, %s", code, errOut)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symlink was replaced by a file")
+	}
+	if got := fileText(t, real); !strings.HasPrefix(got, handConfig) || !strings.Contains(got, out) {
+		t.Errorf("the linked file did not get what --dry-run showed:\n%s", got)
+	}
+}
