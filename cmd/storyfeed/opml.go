@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -81,12 +82,13 @@ func opmlImport(e *env, args []string) int {
 		return fail(e, name, fmt.Errorf("read config: %w", err))
 	}
 	var current []config.Source
+	allowPrivate := false
 	if exists {
 		cfg, err := config.Parse(*conf, data)
 		if err != nil {
 			return fail(e, name, fmt.Errorf("the config file is not valid; fix it first:\n%w", err))
 		}
-		current = cfg.Sources
+		current, allowPrivate = cfg.Sources, cfg.Poll.AllowPrivateNetworks
 	}
 	plan := planImport(current, feeds)
 	for _, w := range plan.skipped {
@@ -126,7 +128,29 @@ func opmlImport(e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "%s: %s %d sources from %s (%d already configured, %d skipped)\n",
 		*conf, verb, len(plan.add), opmlPath, plan.known, len(plan.skipped))
+	if n := privateHosts(plan.add); n > 0 && !allowPrivate {
+		fmt.Fprintf(e.stdout, "note: %d of them are on loopback or private addresses, which storyfeed refuses to fetch\n"+
+			"unless the config says [poll] allow_private_networks = true\n", n)
+	}
 	return 0
+}
+
+// privateHosts counts the sources whose host is a loopback, private or
+// link-local address, or localhost, as a local test farm's are.
+func privateHosts(sources []config.Source) int {
+	n := 0
+	for _, s := range sources {
+		u, err := url.Parse(s.URL)
+		if err != nil {
+			continue
+		}
+		host := u.Hostname()
+		ip := net.ParseIP(host)
+		if strings.EqualFold(host, "localhost") || (ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified())) {
+			n++
+		}
+	}
+	return n
 }
 
 // importPlan is what an import adds to a config.

@@ -207,8 +207,12 @@ func TestOPMLImportRepeatedTitles(t *testing.T) {
 	opml := filepath.Join(dir, "farm.opml")
 	writeFile(t, opml, b.String())
 	conf := filepath.Join(dir, "farm.toml")
-	if code, _, errOut := runCmd(t, "opml", "import", "--config", conf, opml); code != 0 {
+	code, out, errOut := runCmd(t, "opml", "import", "--config", conf, opml)
+	if code != 0 {
 		t.Fatalf("import: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "note: 6 of them are on loopback or private addresses") {
+		t.Errorf("no hint about allow_private_networks: %q", out)
 	}
 	cfg, err := config.Load(conf)
 	if err != nil {
