@@ -52,14 +52,14 @@ func TestReserved(t *testing.T) {
 		{"ff02::1", false},
 		{"::ffff:127.0.0.1", false}, // IPv4-mapped
 		{"::ffff:10.1.2.3", false},
-		{"::127.0.0.1", false},       // IPv4-compatible
-		{"64:ff9b::7f00:1", false},   // NAT64 of 127.0.0.1
-		{"2002:7f00:1::1", false},    // 6to4 of 127.0.0.1
-		{"2002:0808:0808::1", true},  // 6to4 of 8.8.8.8
-		{"2001:db8::1", false},       // documentation
-		{"fec0::1", false},           // site-local
-		{"64:ff9b:1::a00:1", false},  // local-use NAT64
-		{"fe80::1%eth0", false},      // zoned link-local
+		{"::127.0.0.1", false},      // IPv4-compatible
+		{"64:ff9b::7f00:1", false},  // NAT64 of 127.0.0.1
+		{"2002:7f00:1::1", false},   // 6to4 of 127.0.0.1
+		{"2002:0808:0808::1", true}, // 6to4 of 8.8.8.8
+		{"2001:db8::1", false},      // documentation
+		{"fec0::1", false},          // site-local
+		{"64:ff9b:1::a00:1", false}, // local-use NAT64
+		{"fe80::1%eth0", false},     // zoned link-local
 		{"2001:4860:4860::8888", true},
 	} {
 		a := netip.MustParseAddr(tc.addr)
