@@ -88,9 +88,13 @@ func New(cfg config.Config, deps Deps) (*Service, error) {
 	}
 	if deps.Fetch == nil {
 		deps.Fetch = fetch.New(fetch.Options{
-			UserAgent:   cfg.Poll.UserAgent,
-			Timeout:     cfg.Poll.Timeout,
-			MaxBodySize: cfg.Poll.MaxBodySize,
+			UserAgent:      cfg.Poll.UserAgent,
+			Timeout:        cfg.Poll.Timeout,
+			ConnectTimeout: cfg.Poll.ConnectTimeout,
+			MaxBodySize:    cfg.Poll.MaxBodySize,
+			PerHost:        cfg.Poll.PerHost,
+			HostGap:        cfg.Poll.HostGap,
+			AllowPrivate:   cfg.Poll.AllowPrivateNetworks,
 		})
 	}
 	return &Service{
