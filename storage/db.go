@@ -30,7 +30,7 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketSources, bucketItems, bucketItemTime,
 		bucketStories, bucketStoryTime, bucketURLs, bucketHashes, bucketTombstones,
-		bucketFeatures, bucketOverrides}
+		bucketFeatures, bucketOverrides, bucketHosts}
 
 	keySchema     = []byte("schema")
 	keyGeneration = []byte("generation")
@@ -173,6 +173,9 @@ type Batch struct {
 	// Related are stories to record as related to a story, by story ID:
 	// an item that matched both joined one and links the other.
 	Related map[string][]string
+	// Holds are hosts (host:port) whose sources are not to be fetched
+	// before the given time; a zero time deletes the host's hold.
+	Holds map[string]time.Time
 }
 
 // Commit writes b in one transaction: all of it or none of it.
@@ -191,6 +194,9 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 			if err := putRecord(tx.Bucket(bucketSources), []byte(b.Source.Name), b.Source); err != nil {
 				return fmt.Errorf("source %s: %w", b.Source.Name, err)
 			}
+		}
+		if err := putHolds(tx, b.Holds); err != nil {
+			return err
 		}
 		w := writer{tx: tx, stories: map[string]*Story{}}
 		for i := range b.Items {
