@@ -27,6 +27,8 @@ type Store interface {
 	Commit(ctx context.Context, b storage.Batch) error
 	Items(ids []string) (found map[string]storage.Item, tombstoned map[string]bool, err error)
 	Source(name string) (storage.SourceState, bool, error)
+	Sources() ([]storage.SourceState, error)
+	Holds() (map[string]time.Time, error)
 	ExactMatch(canon, hash string) (story, by string, ok bool, err error)
 	ForEachIndexEntry(ctx context.Context, since time.Time, fn func(*storage.IndexEntry) error) error
 }
@@ -51,6 +53,10 @@ type Service struct {
 	fetcher *fetch.Client
 	norm    *normalizer
 	obs     Observer
+	holds   holds // hosts that asked for a pause (hosts.go)
+	// intervals caches the interval of each cron spec: spec ->
+	// time.Duration (due.go).
+	intervals sync.Map
 
 	// sched is the scheduler's state: polls started by Run hold its read
 	// lock, Reload its write lock (see reload.go).
