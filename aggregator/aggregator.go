@@ -9,6 +9,7 @@
 package aggregator
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,6 +40,9 @@ type Deps struct {
 	Logger *slog.Logger     // nil discards logs
 	Now    func() time.Time // nil means time.Now
 	Fetch  *fetch.Client    // nil builds one from the config
+	// Version is the build's version, for the default User-Agent
+	// (fetch.UserAgent); "" reads it from the binary's build info.
+	Version string
 	// Observer is told about fetches, transactions and cycles, for
 	// metrics; nil observes nothing.
 	Observer Observer
@@ -94,7 +98,7 @@ func New(cfg config.Config, deps Deps) (*Service, error) {
 	}
 	if deps.Fetch == nil {
 		deps.Fetch = fetch.New(fetch.Options{
-			UserAgent:      cfg.Poll.UserAgent,
+			UserAgent:      cmp.Or(cfg.Poll.UserAgent, fetch.UserAgent(deps.Version)),
 			Timeout:        cfg.Poll.Timeout,
 			ConnectTimeout: cfg.Poll.ConnectTimeout,
 			MaxBodySize:    cfg.Poll.MaxBodySize,

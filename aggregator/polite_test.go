@@ -2,6 +2,7 @@ package aggregator_test
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -510,5 +511,33 @@ func TestFreshnessFloor(t *testing.T) {
 	}
 	if srv.count("/ttl") != 2 || state(t, db, "ttl").LastStatus != 304 {
 		t.Errorf("/ttl fetched %d times, last status %d; want 2, 304", srv.count("/ttl"), state(t, db, "ttl").LastStatus)
+	}
+}
+
+// TestUserAgent: feeds are fetched with storyfeed's name, the build's
+// version and the project URL, unless the config says otherwise.
+func TestUserAgent(t *testing.T) {
+	srv := newFarm(t)
+	agents := make(chan string, 2)
+	srv.route("/ua", func(w http.ResponseWriter, r *http.Request) {
+		agents <- r.Header.Get("User-Agent")
+		fmt.Fprint(w, feedFor("/ua"))
+	})
+	for _, custom := range []string{"", "my-reader/2"} {
+		cfg := config.Default()
+		cfg.Sources = []config.Source{srv.src("ua", "/ua")}
+		cfg.Poll.AllowPrivateNetworks = true
+		cfg.Poll.UserAgent = custom
+		svc, err := aggregator.New(cfg, aggregator.Deps{Store: storagetest.OpenTemp(t), Version: "v1.4.0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.PollOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		want := cmp.Or(custom, "storyfeed/v1.4.0 (+https://github.com/storyfeed/storyfeed)")
+		if got := <-agents; got != want {
+			t.Errorf("User-Agent with user_agent = %q: %q, want %q", custom, got, want)
+		}
 	}
 }

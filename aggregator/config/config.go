@@ -72,7 +72,7 @@ type Poll struct {
 	ConnectTimeout       time.Duration // time limit of one TCP connection and TLS handshake
 	Timeout              time.Duration // whole-request timeout of one fetch
 	MaxBodySize          int64         // bytes; a bigger feed is an error
-	UserAgent            string
+	UserAgent            string        // "" means "storyfeed/VERSION (+https://github.com/storyfeed/storyfeed)"
 }
 
 // Dedupe configures story clustering. The thresholds are those of
@@ -113,7 +113,6 @@ func Default() Config {
 			ConnectTimeout: 10 * time.Second,
 			Timeout:        30 * time.Second,
 			MaxBodySize:    10 << 20,
-			UserAgent:      "storyfeed/1 (+https://github.com/storyfeed/storyfeed)",
 		},
 		Dedupe: Dedupe{
 			Window:   72 * time.Hour,

@@ -21,13 +21,14 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime/debug"
 	"time"
 )
 
 // Options configure a Client. The zero value is usable, and refuses
 // non-public addresses.
 type Options struct {
-	UserAgent      string
+	UserAgent      string        // default UserAgent("")
 	Timeout        time.Duration // whole fetch, from the first request sent to the end of the body; default 30s
 	ConnectTimeout time.Duration // one TCP connection (and TLS handshake); default 10s
 	MaxBodySize    int64         // bytes, after decompression; default 10 MiB
@@ -54,6 +55,21 @@ type Options struct {
 	Now func() time.Time
 }
 
+// UserAgent names storyfeed, its version and where to learn about it, so
+// that a feed's operator knows who fetches it:
+// "storyfeed/v1.2.3 (+https://github.com/storyfeed/storyfeed)". An empty
+// version is the main module's, as the go command stamped it into the
+// binary, or "dev".
+func UserAgent(version string) string {
+	if version == "" {
+		version = "dev"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			version = bi.Main.Version
+		}
+	}
+	return "storyfeed/" + version + " (+https://github.com/storyfeed/storyfeed)"
+}
+
 // MaxRedirects is how many redirects one fetch follows.
 const MaxRedirects = 10
 
@@ -76,7 +92,7 @@ func New(opt Options) *Client {
 		opt.MaxBodySize = 10 << 20
 	}
 	if opt.UserAgent == "" {
-		opt.UserAgent = "storyfeed (+https://github.com/storyfeed/storyfeed)"
+		opt.UserAgent = UserAgent("")
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now

@@ -154,3 +154,20 @@ func TestRedirects(t *testing.T) {
 		t.Errorf("Get of a redirect loop = %v, want a redirect error", err)
 	}
 }
+
+func TestDefaultUserAgent(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("User-Agent")
+	}))
+	defer srv.Close()
+	if _, err := New(Options{AllowPrivate: true}).Get(context.Background(), srv.URL, Validators{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(got, "storyfeed/") || !strings.HasSuffix(got, " (+https://github.com/storyfeed/storyfeed)") || got != UserAgent("") {
+		t.Errorf("User-Agent = %q, want storyfeed/VERSION (+https://github.com/storyfeed/storyfeed)", got)
+	}
+	if got, want := UserAgent("v1.2.3"), "storyfeed/v1.2.3 (+https://github.com/storyfeed/storyfeed)"; got != want {
+		t.Errorf("UserAgent(v1.2.3) = %q, want %q", got, want)
+	}
+}
