@@ -1,10 +1,12 @@
 package aggregator
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,6 +29,7 @@ type Cycle struct {
 	OK          int // answered with new content (200, or a local read)
 	NotModified int // answered 304 or unchanged
 	Errors      int // failed
+	Skipped     int // not fetched: their host asked for a pause (429, 503)
 	ItemsNew    int
 	ItemsUpdate int
 	StoriesNew  int
@@ -40,12 +43,14 @@ type Cycle struct {
 // ErrNoSource means a cycle could poll none of its sources.
 var ErrNoSource = errors.New("no source could be polled")
 
-// PollOnce polls every configured source once and returns what happened. It
+// PollOnce polls every configured source once, due or not, and returns
+// what happened. Only sources disabled by 410 Gone and sources of a host
+// that asked for a pause (429 or 503 with Retry-After) are left alone. It
 // fails only when the context ends, the database cannot be written, or
 // every source failed (ErrNoSource); single broken sources are recorded in
 // their state and logged.
 func (s *Service) PollOnce(ctx context.Context) (Cycle, error) {
-	return s.poll(ctx, s.cfg.Sources)
+	return s.poll(ctx, s.selectSources(ctx, s.cfg.Sources, true))
 }
 
 // fetched is what a worker hands the writer for one source.
@@ -59,6 +64,11 @@ type fetched struct {
 	warnings  []error
 	// remove are the IDs of items whose files left a directory source.
 	remove []string
+	// skipped means the source was not fetched: its host is held.
+	skipped bool
+	gone    bool                 // the source answered 410 Gone
+	holds   map[string]time.Time // host -> hold that this fetch's answer asked for
+	fresh   time.Duration        // freshness lifetime the server gave
 }
 
 func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, error) {
@@ -112,7 +122,7 @@ func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, err
 	}
 	c.Duration = s.now().Sub(start)
 	s.log.Info("poll cycle",
-		"sources", c.Sources, "ok", c.OK, "not_modified", c.NotModified, "errors", c.Errors,
+		"sources", c.Sources, "ok", c.OK, "not_modified", c.NotModified, "errors", c.Errors, "skipped", c.Skipped,
 		"items_new", c.ItemsNew, "items_updated", c.ItemsUpdate,
 		"stories_new", c.StoriesNew, "stories_joined", c.Joined, keyDur, c.Duration.Round(time.Millisecond))
 	switch {
@@ -136,6 +146,9 @@ func (s *Service) read(ctx context.Context, parser *gofeed.Parser, src config.So
 		return f
 	}
 	st.Name = src.Name
+	if src.URL != "" && adopt(&st, src) {
+		s.log.Info("source url changed in the config: its fetch state starts afresh", keySource, src.Name, keyURL, src.URL)
+	}
 	f.state = st
 	now := s.now()
 	f.state.LastFetch = now
@@ -149,7 +162,16 @@ func (s *Service) read(ctx context.Context, parser *gofeed.Parser, src config.So
 }
 
 func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched, now time.Time) {
-	target := f.src.URL
+	target := fetchURL(&f.state, f.src)
+	if host := fetch.HostKeyOf(target); host != "" {
+		if until, first, held := s.holds.held(host, now); held {
+			f.skipped = true
+			if first {
+				s.log.Info("host asked for a pause: its sources are skipped until then", "host", host, "until", until.Format(time.RFC3339))
+			}
+			return
+		}
+	}
 	v := fetch.Validators{}
 	if f.state.URL == target || f.state.URL == "" {
 		// Validators belong to the URL they came from.
@@ -162,14 +184,26 @@ func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched
 		var se *fetch.StatusError
 		if errors.As(err, &se) {
 			f.state.LastStatus = se.Code
+			f.gone = se.Code == http.StatusGone
+			if d := se.HostHold(); d > 0 {
+				host := fetch.HostKeyOf(cmp.Or(se.Final, target))
+				until := s.now().Add(d)
+				s.holds.set(host, until) // the other workers skip the host from now on
+				f.holds = map[string]time.Time{host: until}
+			}
 		}
 		f.err = err
 		return
 	}
 	s.log.Debug("fetched", keySource, f.src.Name, keyURL, target, keyStatus, res.Status, keyDur, time.Since(start))
 	f.state.URL = target
+	if res.Moved != "" && res.Moved != target {
+		s.log.Info("source moved permanently: fetching its new URL from now on", keySource, f.src.Name, keyURL, target, "to", res.Moved)
+		f.state.URL = res.Moved
+	}
 	f.state.LastStatus = res.Status
 	f.state.ETag, f.state.LastModified = res.Validators.ETag, res.Validators.LastModified
+	f.fresh = res.Fresh
 	if res.Status == 304 {
 		f.unchanged = true
 		return
@@ -185,6 +219,10 @@ func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched
 		return
 	}
 	f.state.BodyHash = hash
+	f.state.FeedTTL = 0
+	if feed.FeedType == "rss" {
+		f.state.FeedTTL = rssTTL(res.Body)
+	}
 	base, _ := url.Parse(res.URL)
 	f.items = s.feedItems(f.src, base, feed, now)
 }

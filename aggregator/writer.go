@@ -14,6 +14,10 @@ import (
 // is recorded in the source's state and is not returned; only a failure to
 // write the database is.
 func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) error {
+	if f.skipped {
+		c.Skipped++ // its host is held: nothing happened, nothing to write
+		return nil
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	now := s.now()
@@ -25,10 +29,20 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) error {
 		c.Errors++
 		st.ErrorStreak++
 		st.LastError = f.err.Error()
-		s.log.Warn("source failed", keySource, f.src.Name, keyErr, f.err, "streak", st.ErrorStreak)
-		return s.commit(ctx, storage.Batch{Source: &st}, nil)
+		s.setNextDue(&st, f, now)
+		attrs := []any{keySource, f.src.Name, keyErr, f.err, "streak", st.ErrorStreak}
+		if !st.NextDue.IsZero() {
+			attrs = append(attrs, "next_due", st.NextDue.Format(time.RFC3339))
+		}
+		s.log.Warn("source failed", attrs...)
+		if f.gone && !st.Disabled {
+			st.Disabled = true
+			s.log.Warn("source is gone (HTTP 410): disabled; change its url in the config to enable it again", keySource, f.src.Name)
+		}
+		return s.commit(ctx, storage.Batch{Source: &st, Holds: f.holds}, nil)
 	}
 	st.ErrorStreak, st.LastError, st.LastSuccess = 0, "", now
+	s.setNextDue(&st, f, now)
 	if f.unchanged {
 		c.NotModified++
 		return s.commit(ctx, storage.Batch{Source: &st}, nil)

@@ -30,7 +30,7 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketSources, bucketItems, bucketItemTime,
 		bucketStories, bucketStoryTime, bucketURLs, bucketHashes, bucketTombstones,
-		bucketFeatures, bucketOverrides}
+		bucketFeatures, bucketOverrides, bucketHosts}
 
 	keySchema     = []byte("schema")
 	keyGeneration = []byte("generation")
@@ -179,6 +179,9 @@ type Batch struct {
 	// story left empty goes too. Unlike retention they get no tombstone:
 	// should the source deliver them again, they come back.
 	Remove []string
+	// Holds are hosts (host:port) whose sources are not to be fetched
+	// before the given time; a zero time deletes the host's hold.
+	Holds map[string]time.Time
 }
 
 // Commit writes b in one transaction: all of it or none of it.
@@ -197,6 +200,9 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 			if err := putRecord(tx.Bucket(bucketSources), []byte(b.Source.Name), b.Source); err != nil {
 				return fmt.Errorf("source %s: %w", b.Source.Name, err)
 			}
+		}
+		if err := putHolds(tx, b.Holds); err != nil {
+			return err
 		}
 		w := writer{tx: tx, stories: map[string]*Story{}}
 		for _, id := range b.Remove {

@@ -17,7 +17,7 @@ var (
 	bucketFeatures  = []byte("features")
 	bucketOverrides = []byte("overrides")
 
-	addedBuckets = [][]byte{bucketFeatures, bucketOverrides}
+	addedBuckets = [][]byte{bucketFeatures, bucketOverrides, bucketHosts}
 )
 
 func addedBucket(name []byte) bool {
