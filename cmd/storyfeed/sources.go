@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/storyfeed/storyfeed/aggregator/config"
+	"github.com/storyfeed/storyfeed/aggregator/fetch"
 	"github.com/storyfeed/storyfeed/storage"
 )
 
@@ -25,6 +26,7 @@ type sourceJSON struct {
 	Path        string     `json:"path"`       // configured local path
 	Category    string     `json:"category"`
 	CurrentURL  string     `json:"current_url"` // URL fetched last, after permanent redirects
+	ConfigURL   string     `json:"-"`           // the configured URL CurrentURL follows from
 	LastStatus  int        `json:"last_status"` // HTTP status, 200 for a local read; 0 never fetched
 	LastFetch   *time.Time `json:"last_fetch"`
 	LastSuccess *time.Time `json:"last_success"`
@@ -34,7 +36,10 @@ type sourceJSON struct {
 	ErrorStreak int        `json:"error_streak"`
 	LastError   string     `json:"last_error"`
 	Disabled    bool       `json:"disabled"` // the feed answered 410 Gone: no longer polled
-	Items       int        `json:"items"`    // items in the last successful fetch
+	// HeldUntil is when its host's pause (429/503 with Retry-After) ends:
+	// none of the host's sources is fetched before.
+	HeldUntil *time.Time `json:"held_until"`
+	Items     int        `json:"items"` // items in the last successful fetch
 }
 
 func cmdSources(ctx context.Context, e *env, args []string) int {
@@ -64,7 +69,12 @@ func cmdSources(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(e, "sources", err)
 	}
+	holds, err := db.Holds()
+	if err != nil {
+		return fail(e, "sources", err)
+	}
 	rows := sourceRows(cfg.Sources, states)
+	setHolds(rows, holds, time.Now())
 	if *asJSON {
 		b, err := json.MarshalIndent(rows, "", "  ")
 		if err != nil {
@@ -110,8 +120,24 @@ func sourceRows(sources []config.Source, states []storage.SourceState) []sourceJ
 	return rows
 }
 
+// setHolds marks the sources whose host is held at now. A source is
+// fetched at its current URL (after permanent redirects) while the config
+// names the URL it came from, else at the configured one.
+func setHolds(rows []sourceJSON, holds map[string]time.Time, now time.Time) {
+	for i := range rows {
+		r := &rows[i]
+		target := r.URL
+		if r.CurrentURL != "" && (r.ConfigURL == r.URL || !r.Configured) {
+			target = r.CurrentURL
+		}
+		if until, ok := holds[fetch.HostKeyOf(target)]; ok && until.After(now) {
+			r.HeldUntil = timeOrNil(until)
+		}
+	}
+}
+
 func (r *sourceJSON) setState(st *storage.SourceState) {
-	r.CurrentURL = st.URL
+	r.CurrentURL, r.ConfigURL = st.URL, st.ConfigURL
 	r.LastStatus = st.LastStatus
 	r.LastFetch = timeOrNil(st.LastFetch)
 	r.LastSuccess = timeOrNil(st.LastSuccess)
@@ -165,6 +191,8 @@ func sourceStatus(r *sourceJSON) string {
 	switch {
 	case r.Disabled:
 		return "disabled (" + strconv.Itoa(r.LastStatus) + ")"
+	case r.HeldUntil != nil:
+		return "held until " + r.HeldUntil.Format("15:04")
 	case r.LastFetch == nil:
 		return "never polled"
 	case r.LastError != "" && r.LastStatus == 0:

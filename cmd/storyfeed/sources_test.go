@@ -88,7 +88,7 @@ func TestSourcesCommand(t *testing.T) {
 	}
 	by := decodeSources(t, out)
 	keys := []string{"name", "configured", "kind", "url", "path", "category", "current_url", "last_status",
-		"last_fetch", "last_success", "next_due", "etag", "last_modified", "error_streak", "last_error", "disabled", "items"}
+		"last_fetch", "last_success", "next_due", "etag", "last_modified", "error_streak", "last_error", "disabled", "held_until", "items"}
 	for name, r := range by {
 		for _, k := range keys {
 			if _, ok := r[k]; !ok {
@@ -208,5 +208,52 @@ func TestSourcesWhileDaemonRuns(t *testing.T) {
 	code, fromFile, errOut := runCmd(t, "sources", "--json", "--config", conf)
 	if code != 0 || fromFile != viaDaemon {
 		t.Errorf("sources from the file (exit %d, %q):\n%s\nwant what the daemon printed:\n%s", code, errOut, fromFile, viaDaemon)
+	}
+}
+
+// A host that asked for a pause (429 with Retry-After) holds all its
+// sources; `sources` shows until when, on each of them.
+func TestSourcesShowsHeldHosts(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/busy.xml" {
+			w.Header().Set("Retry-After", "3600")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return
+		}
+		fmt.Fprint(w, sourcesFeed)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "storyfeed.toml")
+	writeFile(t, conf, fmt.Sprintf(`[poll]
+allow_private_networks = true
+workers = 1
+[[source]]
+name = "busy"
+url = "%[1]s/busy.xml"
+[[source]]
+name = "same host"
+url = "%[1]s/other.xml"
+`, srv.URL))
+	if code, _, errOut := runCmd(t, "poll", "--config", conf); code != 0 {
+		t.Fatalf("poll: exit %d: %s", code, errOut)
+	}
+	code, out, errOut := runCmd(t, "sources", "--json", "--config", conf)
+	if code != 0 {
+		t.Fatalf("sources --json: exit %d: %s", code, errOut)
+	}
+	by := decodeSources(t, out)
+	for _, name := range []string{"busy", "same host"} {
+		held, _ := by[name]["held_until"].(string)
+		until, err := time.Parse(time.RFC3339, held)
+		if err != nil || time.Until(until) < 50*time.Minute {
+			t.Errorf("%s: held_until = %q, want about an hour from now", name, held)
+		}
+	}
+	if by["busy"]["last_status"] != 429.0 || by["same host"]["last_fetch"] != nil {
+		t.Errorf("busy answered %v; the other was fetched at %v, want never", by["busy"]["last_status"], by["same host"]["last_fetch"])
+	}
+	if code, out, _ := runCmd(t, "sources", "--config", conf); code != 0 || strings.Count(out, "held until ") != 2 {
+		t.Errorf("sources: exit %d, want both sources held:\n%s", code, out)
 	}
 }
