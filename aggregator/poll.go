@@ -1,7 +1,6 @@
 package aggregator
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -35,7 +34,10 @@ type Cycle struct {
 	ItemsUpdate int
 	StoriesNew  int
 	Joined      int // new items that joined an existing story
-	Duration    time.Duration
+	// ItemsRemoved are items deleted because their file left a directory
+	// source.
+	ItemsRemoved int
+	Duration     time.Duration
 }
 
 // ErrNoSource means a cycle could poll none of its sources.
@@ -65,6 +67,8 @@ type fetched struct {
 	gone    bool                 // the source answered 410 Gone
 	holds   map[string]time.Time // host -> hold that this fetch's answer asked for
 	fresh   time.Duration        // freshness lifetime the server gave
+	// remove are the IDs of items whose files left a directory source.
+	remove []string
 }
 
 func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, error) {
@@ -209,7 +213,7 @@ func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched
 		f.unchanged = true // a server without validators sent the same bytes
 		return
 	}
-	feed, err := parser.Parse(bytes.NewReader(res.Body))
+	feed, err := parseFeed(parser, res.Body, res.ContentType)
 	if err != nil {
 		f.err = fmt.Errorf("parse %s: %w", target, err)
 		return
@@ -251,7 +255,7 @@ func (s *Service) readPath(parser *gofeed.Parser, f *fetched, now time.Time) {
 			f.err = fmt.Errorf("source %s: %w", f.src.Name, err)
 			return
 		}
-		feed, err := parser.Parse(bytes.NewReader(body))
+		feed, err := parseFeed(parser, body, "")
 		if err != nil {
 			f.err = fmt.Errorf("parse %s: %w", f.src.Path, err)
 			return
@@ -285,23 +289,58 @@ func (s *Service) readPath(parser *gofeed.Parser, f *fetched, now time.Time) {
 		return
 	}
 	slices.Sort(files) // stable order: stable decisions
+	walkClean := len(f.warnings) == 0
+	old := f.state.Files
+	f.state.Files = make(map[string]string, len(files))
 	for _, p := range files {
 		rel, err := filepath.Rel(f.src.Path, p)
 		if err != nil {
 			rel = p
 		}
+		rel = filepath.ToSlash(rel)
 		a, err := readArticle(p)
 		if err != nil {
 			f.warnings = append(f.warnings, err)
+			if id, ok := old[rel]; ok {
+				f.state.Files[rel] = id // unreadable for now, not removed
+			}
 			continue
 		}
-		f.items = append(f.items, s.norm.fromArticle(f.src.Name, f.src.Category, filepath.ToSlash(rel), &a, now))
+		it := s.norm.fromArticle(f.src.Name, f.src.Category, rel, &a, now)
+		f.state.Files[rel] = it.ID
+		f.items = append(f.items, it)
 	}
 	if len(files) > 0 && len(f.items) == 0 {
 		f.err = fmt.Errorf("source %s: none of %d files could be read: %w", f.src.Name, len(files), errors.Join(f.warnings...))
+		f.state.Files = old // a failed poll learns nothing about removals
 		return
 	}
+	f.remove = removedFiles(old, f.state.Files, walkClean)
 	f.state.LastStatus = 200
+}
+
+// removedFiles returns the IDs of the items whose files were in the
+// directory last time (old) and are gone now (cur), in a stable order. A
+// walk that met errors may have missed files that are still there: after
+// one, nothing is removed and the files it did not see are remembered.
+func removedFiles(old, cur map[string]string, walkClean bool) []string {
+	kept := make(map[string]bool, len(cur))
+	for _, id := range cur {
+		kept[id] = true
+	}
+	var gone []string
+	for rel, id := range old {
+		if _, seen := cur[rel]; seen || kept[id] {
+			continue // still there, or its item now comes from another file
+		}
+		if !walkClean {
+			cur[rel] = id
+			continue
+		}
+		gone = append(gone, id)
+	}
+	slices.Sort(gone)
+	return slices.Compact(gone)
 }
 
 func readArticle(path string) (seedfile.Article, error) {

@@ -54,11 +54,23 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) error {
 	if err != nil {
 		return err
 	}
-	if err := s.commit(ctx, storage.Batch{Source: &st, Items: d.items, Features: d.features, Related: d.related}, d.added); err != nil {
+	b := storage.Batch{Source: &st, Items: d.items, Features: d.features, Related: d.related, Remove: f.remove}
+	if err := s.commit(ctx, b, d.added); err != nil {
 		for _, id := range d.added { // the index must not remember what was not stored
 			s.index.Remove(id)
 		}
 		return fmt.Errorf("source %s: %w", f.src.Name, err)
+	}
+	// Nor what is no longer stored. An index not built yet will be built
+	// from storage, without them.
+	for _, id := range f.remove {
+		if s.index != nil {
+			s.index.Remove(id)
+		}
+	}
+	c.ItemsRemoved += len(f.remove)
+	if len(f.remove) > 0 {
+		s.log.Info("files removed: their items leave the feed", keySource, f.src.Name, "items", len(f.remove))
 	}
 	return nil
 }

@@ -84,6 +84,10 @@ type SourceState struct {
 	// FeedTTL is the RSS <ttl> of the last body parsed: a floor on the
 	// time between two fetches, like Cache-Control max-age.
 	FeedTTL time.Duration `json:"feed_ttl,omitempty"`
+	// Files maps each file of a directory source, by its path inside the
+	// directory, to the ID of its item, so that a poll can tell which
+	// files were removed since the last one.
+	Files map[string]string `json:"files,omitempty"`
 }
 
 // ItemID derives an item's ID from the name of the source that delivered it
