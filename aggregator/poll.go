@@ -55,6 +55,10 @@ type fetched struct {
 	unchanged bool
 	err       error // the whole source failed
 	warnings  []error
+	// feats are the dedupe features of items, index for index, computed by
+	// the worker (prepare) so that the single writer only matches and
+	// commits.
+	feats []preparedFeatures
 }
 
 func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, error) {
@@ -77,7 +81,9 @@ func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, err
 			defer wg.Done()
 			parser := gofeed.NewParser() // one per worker: a Parser is not safe for concurrent use
 			for src := range jobs {
-				results <- s.read(ctx, parser, src)
+				f := s.read(ctx, parser, src)
+				s.prepare(&f)
+				results <- f
 			}
 		}()
 	}

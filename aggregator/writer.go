@@ -36,7 +36,7 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) error {
 	c.OK++
 	st.Items = len(f.items)
 
-	d, err := s.decide(f.items, now, c)
+	d, err := s.decide(f.items, f.feats, now, c)
 	if err != nil {
 		return err
 	}
@@ -57,10 +57,37 @@ type decided struct {
 	added    []string            // item IDs added to the index
 }
 
+// preparedFeatures are an item's dedupe features and their encoding.
+type preparedFeatures struct {
+	f   dedupe.Features
+	enc []byte
+	err error // the features could not be encoded
+}
+
+// prepare does the per-item work that needs no shared state, in the
+// worker: each item's credits, dedupe features and their encoding, from
+// its full text. It then trims what is stored of the text and the HTML to
+// their leads (see trimForStorage): the features stand for the text from
+// here on.
+func (s *Service) prepare(f *fetched) {
+	if f.err != nil || len(f.items) == 0 {
+		return
+	}
+	f.feats = make([]preparedFeatures, len(f.items))
+	for i := range f.items {
+		it, p := &f.items[i], &f.feats[i]
+		it.Cites = dedupe.Cites(it.Text, it.Outlet)
+		p.f = dedupe.Extract(new(docOf(it)))
+		p.enc, p.err = p.f.MarshalBinary()
+		trimForStorage(it)
+	}
+}
+
 // decide compares the items of one batch with what is stored: unchanged
 // items are dropped, changed ones keep their story, and new ones go through
-// dedupe. It returns the items to write and the IDs it added to the index.
-func (s *Service) decide(items []storage.Item, now time.Time, c *Cycle) (*decided, error) {
+// dedupe. feats are the items' features (prepare). It returns the items to
+// write and the IDs it added to the index.
+func (s *Service) decide(items []storage.Item, feats []preparedFeatures, now time.Time, c *Cycle) (*decided, error) {
 	ids := make([]string, len(items))
 	for i := range items {
 		ids[i] = items[i].ID
@@ -69,15 +96,14 @@ func (s *Service) decide(items []storage.Item, now time.Time, c *Cycle) (*decide
 	if err != nil {
 		return nil, err
 	}
-	d := &decided{features: map[string][]byte{}, related: map[string][]string{}}
+	d := &decided{features: make(map[string][]byte, len(items)), related: map[string][]string{}}
 	seen := make(map[string]bool, len(items))
 	for i := range items {
-		it := items[i]
+		it, p := items[i], &feats[i]
 		if seen[it.ID] || tombstoned[it.ID] {
 			continue // a GUID repeated within one feed, or deleted by retention
 		}
 		seen[it.ID] = true
-		it.Cites = dedupe.Cites(it.Text, it.Outlet)
 		if old, ok := stored[it.ID]; ok {
 			if old.Hash == it.Hash && old.Title == it.Title && old.URL == it.URL && old.Outlet == it.Outlet {
 				continue // unchanged: never rewritten
@@ -86,21 +112,21 @@ func (s *Service) decide(items []storage.Item, now time.Time, c *Cycle) (*decide
 			// say now: stories are never split behind a reader's back, and
 			// a manual decision stands.
 			it.FirstSeen, it.Story, it.Match = old.FirstSeen, old.Story, old.Match
-			if it.Published.IsZero() {
+			if it.Published.IsZero() && !old.Published.IsZero() {
 				it.Published = old.Published
+				p.f.Time = it.Published // the only part of the features that depends on it
+				p.enc, p.err = p.f.MarshalBinary()
 			}
 			it.Updated = now
-			f := dedupe.Extract(new(docOf(&it)))
-			s.index.AddFeatures(&f, it.Story, it.FirstSeen)
-			if err := d.keep(&it, &f); err != nil {
+			s.index.AddFeatures(&p.f, it.Story, it.FirstSeen)
+			if err := d.keep(&it, p); err != nil {
 				return nil, err
 			}
 			c.ItemsUpdate++
 			continue
 		}
 		it.FirstSeen, it.Updated = now, now
-		f := dedupe.Extract(new(docOf(&it)))
-		dec, err := s.match(&it, &f)
+		dec, err := s.match(&it, &p.f)
 		if err != nil {
 			return nil, err
 		}
@@ -113,9 +139,9 @@ func (s *Service) decide(items []storage.Item, now time.Time, c *Cycle) (*decide
 		if len(dec.Related) > 0 {
 			d.related[it.Story] = append(d.related[it.Story], dec.Related...)
 		}
-		s.index.AddFeatures(&f, it.Story, now)
+		s.index.AddFeatures(&p.f, it.Story, now)
 		d.added = append(d.added, it.ID)
-		if err := d.keep(&it, &f); err != nil {
+		if err := d.keep(&it, p); err != nil {
 			return nil, err
 		}
 		c.ItemsNew++
@@ -124,13 +150,12 @@ func (s *Service) decide(items []storage.Item, now time.Time, c *Cycle) (*decide
 }
 
 // keep adds an item and its encoded features to the batch.
-func (d *decided) keep(it *storage.Item, f *dedupe.Features) error {
-	b, err := f.MarshalBinary()
-	if err != nil {
-		return fmt.Errorf("item %s: features: %w", it.ID, err)
+func (d *decided) keep(it *storage.Item, p *preparedFeatures) error {
+	if p.err != nil {
+		return fmt.Errorf("item %s: features: %w", it.ID, p.err)
 	}
 	d.items = append(d.items, *it)
-	d.features[it.ID] = b
+	d.features[it.ID] = p.enc
 	return nil
 }
 

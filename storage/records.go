@@ -20,8 +20,9 @@ type Item struct {
 	URL       string    `json:"url,omitempty"`   // link as published
 	CanonURL  string    `json:"canon,omitempty"` // canonical form of URL, for exact dedupe
 	Summary   string    `json:"summary,omitempty"`
-	Content   string    `json:"content,omitempty"` // sanitised HTML for publishing
-	Text      string    `json:"text,omitempty"`    // plain article text used by dedupe
+	Content   string    `json:"content,omitempty"`  // lead of the sanitised HTML
+	Text      string    `json:"text,omitempty"`     // plain text: its first paragraph once stored
+	TextLen   int       `json:"text_len,omitempty"` // runes in the whole text, which dedupe read
 	Category  string    `json:"category,omitempty"`
 	Cites     []string  `json:"cites,omitempty"`    // outlets the article credits
 	Published time.Time `json:"published,omitzero"` // zero when the source gave no date
