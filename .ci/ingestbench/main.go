@@ -3,17 +3,21 @@
 //	ingestbench config OPML DB     print a storyfeed config subscribing to every feed of a feedfarm OPML
 //	ingestbench gofeed DIR         parse every feed file of DIR with gofeed alone; print its CPU time
 //	ingestbench db PATH            print the item, story and source counts and the bytes per item
+//	ingestbench poll CONFIG CPU MEM  one `storyfeed poll` in process, writing a CPU and a heap profile
 //
 // It is a benchmark tool, not part of storyfeed.
 package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +25,8 @@ import (
 
 	"github.com/mmcdole/gofeed"
 
+	"github.com/storyfeed/storyfeed/aggregator"
+	"github.com/storyfeed/storyfeed/aggregator/config"
 	"github.com/storyfeed/storyfeed/storage"
 )
 
@@ -34,13 +40,15 @@ func main() {
 func run(args []string, w io.Writer) error {
 	switch {
 	case len(args) == 3 && args[0] == "config":
-		return config(w, args[1], args[2])
+		return writeConfig(w, args[1], args[2])
 	case len(args) == 2 && args[0] == "gofeed":
 		return parseAll(w, args[1])
 	case len(args) == 2 && args[0] == "db":
 		return dbStats(w, args[1])
+	case len(args) == 4 && args[0] == "poll":
+		return profilePoll(w, args[1], args[2], args[3])
 	}
-	return fmt.Errorf("usage: ingestbench config OPML DB | gofeed DIR | db PATH")
+	return fmt.Errorf("usage: ingestbench config OPML DB | gofeed DIR | db PATH | poll CONFIG CPU MEM")
 }
 
 type outline struct {
@@ -50,9 +58,9 @@ type outline struct {
 	Children []outline `xml:"outline"`
 }
 
-// config writes a config with one source per feed outline. The farm repeats
+// writeConfig writes a config with one source per feed outline. The farm repeats
 // titles, so each name gets the feed's position: "TITLE #N".
-func config(w io.Writer, opmlPath, db string) error {
+func writeConfig(w io.Writer, opmlPath, db string) error {
 	b, err := os.ReadFile(opmlPath)
 	if err != nil {
 		return err
@@ -158,4 +166,43 @@ func dbStats(w io.Writer, path string) error {
 	fmt.Fprintf(w, "db_items=%d db_stories=%d db_sources=%d db_bytes=%d bytes_per_item=%.0f\n",
 		c.Items, c.Stories, c.Sources, info.Size(), per)
 	return nil
+}
+
+// profilePoll runs what `storyfeed poll` runs, under the CPU profiler, and
+// writes a heap profile at the end.
+func profilePoll(w io.Writer, cfgPath, cpuPath, memPath string) error {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	db, err := storage.Open(cfg.Storage.Path, storage.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	svc, err := aggregator.New(cfg, aggregator.Deps{Store: db})
+	if err != nil {
+		return err
+	}
+	cpu, err := os.Create(cpuPath)
+	if err != nil {
+		return err
+	}
+	defer cpu.Close()
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		return err
+	}
+	c, err := svc.PollOnce(context.Background())
+	pprof.StopCPUProfile()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%+v\n", c)
+	mem, err := os.Create(memPath)
+	if err != nil {
+		return err
+	}
+	defer mem.Close()
+	runtime.GC()
+	return pprof.Lookup("allocs").WriteTo(mem, 0)
 }
