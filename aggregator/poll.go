@@ -64,12 +64,12 @@ type fetched struct {
 func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, error) {
 	start := s.now()
 	var c Cycle
+	// The dedupe index is built (or its window moved on) by the first
+	// source that has items to decide: a cycle in which every feed
+	// answers 304 never reads it.
 	s.writeMu.Lock()
-	err := s.loadIndex(ctx)
+	s.indexFresh = false
 	s.writeMu.Unlock()
-	if err != nil {
-		return c, err
-	}
 
 	jobs := make(chan config.Source)
 	results := make(chan fetched)

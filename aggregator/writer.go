@@ -35,6 +35,12 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) error {
 	}
 	c.OK++
 	st.Items = len(f.items)
+	if (!s.indexFresh || s.index == nil) && len(f.items) > 0 {
+		if err := s.loadIndex(ctx); err != nil {
+			return err
+		}
+		s.indexFresh = true
+	}
 
 	d, err := s.decide(f.items, f.feats, now, c)
 	if err != nil {
