@@ -322,7 +322,7 @@ func firstWords(s string, n int) string {
 // its representative's text, at most 600 bytes.
 const (
 	storedText    = 640
-	storedContent = 480
+	storedContent = 320
 )
 
 // trimForStorage cuts an item's text to its first paragraph and its HTML

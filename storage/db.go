@@ -187,6 +187,7 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 	}
 	var gen uint64
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		setFill(tx)
 		if b.Source != nil {
 			if err := putRecord(tx.Bucket(bucketSources), []byte(b.Source.Name), b.Source); err != nil {
 				return fmt.Errorf("source %s: %w", b.Source.Name, err)
@@ -221,6 +222,22 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 		db.gen.Store(gen)
 	}
 	return nil
+}
+
+// setFill sets how full the pages of the buckets that a commit grows are
+// left when they split. The time indexes grow at their end: their pages
+// are filled. bbolt's default, half full, suits keys that arrive in random
+// order (IDs, hashes, URLs), but leaves the large item and features records
+// of a page split in two.
+func setFill(tx *bolt.Tx) {
+	for _, name := range [][]byte{bucketItemTime, bucketStoryTime} {
+		tx.Bucket(name).FillPercent = 1
+	}
+	for _, name := range [][]byte{bucketItems, bucketFeatures} {
+		if b := tx.Bucket(name); b != nil {
+			b.FillPercent = 0.8
+		}
+	}
 }
 
 // writer applies one batch inside a transaction. Stories touched by several
