@@ -224,19 +224,12 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 	return nil
 }
 
-// setFill sets how full the pages of the buckets that a commit grows are
-// left when they split. The time indexes grow at their end: their pages
-// are filled. bbolt's default, half full, suits keys that arrive in random
-// order (IDs, hashes, URLs), but leaves the large item and features records
-// of a page split in two.
+// setFill fills the pages of the time indexes when they split: their keys
+// grow at the end, so a page split half full (bbolt's default, which suits
+// keys that arrive in random order: IDs, hashes, URLs) would stay so.
 func setFill(tx *bolt.Tx) {
 	for _, name := range [][]byte{bucketItemTime, bucketStoryTime} {
 		tx.Bucket(name).FillPercent = 1
-	}
-	for _, name := range [][]byte{bucketItems, bucketFeatures} {
-		if b := tx.Bucket(name); b != nil {
-			b.FillPercent = 0.8
-		}
 	}
 }
 
