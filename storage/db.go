@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -268,28 +269,17 @@ func (w *writer) putItem(it *Item) error {
 	if err != nil {
 		return err
 	}
-	items := w.tx.Bucket(bucketItems)
 	var old Item
-	v := items.Get(k)
-	exists := v != nil
-	if exists {
-		if err := decode(v, &old); err != nil {
-			return err
-		}
-	}
-	if err := putRecord(items, k, it); err != nil {
+	exists, err := getItem(w.tx, k, &old)
+	if err != nil {
 		return err
 	}
-	if !exists || !old.FirstSeen.Equal(it.FirstSeen) {
-		times := w.tx.Bucket(bucketItemTime)
-		if exists {
-			if err := times.Delete(timeKey(old.FirstSeen, k)); err != nil {
-				return err
-			}
-		}
-		if err := times.Put(timeKey(it.FirstSeen, k), nil); err != nil {
-			return err
-		}
+	prev := &old
+	if !exists {
+		prev = nil
+	}
+	if err := putItemRecord(w.tx, k, it, prev); err != nil {
+		return err
 	}
 	if err := putFirst(w.tx.Bucket(bucketURLs), it.CanonURL, k); err != nil {
 		return err
@@ -381,11 +371,11 @@ func (db *DB) Item(id string) (Item, error) {
 		return it, err
 	}
 	err = db.bolt.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketItems).Get(k)
-		if v == nil {
-			return fmt.Errorf("item %s: %w", id, ErrNotFound)
+		ok, err := getItem(tx, k, &it)
+		if err == nil && !ok {
+			err = fmt.Errorf("item %s: %w", id, ErrNotFound)
 		}
-		return decode(v, &it)
+		return err
 	})
 	return it, err
 }
@@ -396,7 +386,7 @@ func (db *DB) Items(ids []string) (found map[string]Item, tombstoned map[string]
 	found = make(map[string]Item, len(ids))
 	tombstoned = map[string]bool{}
 	err = db.bolt.View(func(tx *bolt.Tx) error {
-		items, tombs := tx.Bucket(bucketItems), tx.Bucket(bucketTombstones)
+		tombs := tx.Bucket(bucketTombstones)
 		for _, id := range ids {
 			k, err := idKey(id)
 			if err != nil {
@@ -406,11 +396,10 @@ func (db *DB) Items(ids []string) (found map[string]Item, tombstoned map[string]
 				tombstoned[id] = true
 				continue
 			}
-			if v := items.Get(k); v != nil {
-				var it Item
-				if err := decode(v, &it); err != nil {
-					return fmt.Errorf("item %s: %w", id, err)
-				}
+			var it Item
+			if ok, err := getItem(tx, k, &it); err != nil {
+				return err
+			} else if ok {
 				found[id] = it
 			}
 		}
@@ -436,13 +425,11 @@ func (db *DB) ExactMatch(canon, hash string) (story string, by string, ok bool, 
 			if id == nil {
 				continue
 			}
-			v := tx.Bucket(bucketItems).Get(id)
-			if v == nil {
-				continue // item removed by retention; the index entry is stale
-			}
 			var it Item
-			if err := decode(v, &it); err != nil {
+			if found, err := getItem(tx, id, &it); err != nil {
 				return err
+			} else if !found {
+				continue // item removed by retention; the index entry is stale
 			}
 			story, by, ok = it.Story, c.by, true
 			return nil
@@ -512,20 +499,17 @@ func loadStory(tx *bolt.Tx, k []byte) (StoryView, error) {
 	if err := decode(v, &sv.Story); err != nil {
 		return sv, fmt.Errorf("story %x: %w", k, err)
 	}
-	items := tx.Bucket(bucketItems)
 	sv.Members = make([]Item, 0, len(sv.Items))
 	for _, id := range sv.Items {
 		ik, err := idKey(id)
 		if err != nil {
 			return sv, err
 		}
-		iv := items.Get(ik)
-		if iv == nil {
-			return sv, fmt.Errorf("%w: story %s lists missing item %s", ErrCorrupt, sv.ID, id)
-		}
 		var it Item
-		if err := decode(iv, &it); err != nil {
-			return sv, fmt.Errorf("item %s: %w", id, err)
+		if ok, err := getItem(tx, ik, &it); err != nil {
+			return sv, err
+		} else if !ok {
+			return sv, fmt.Errorf("%w: story %s lists missing item %s", ErrCorrupt, sv.ID, id)
 		}
 		sv.Members = append(sv.Members, it)
 	}
@@ -559,13 +543,14 @@ func (db *DB) ForEachItemSince(ctx context.Context, since time.Time, fn func(*It
 	return db.bolt.View(func(tx *bolt.Tx) error {
 		items := tx.Bucket(bucketItems)
 		c := tx.Bucket(bucketItemTime).Cursor()
-		for k, _ := c.Seek(timeKey(since, make([]byte, idLen))); k != nil; k, _ = c.Next() {
+		for k, v := c.Seek(timeKey(since, make([]byte, idLen))); k != nil; k, v = c.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			v := items.Get(k[8:])
-			if v == nil {
-				continue
+			if len(v) == 0 { // an item of the old layout
+				if v = items.Get(k[8:]); v == nil {
+					continue
+				}
 			}
 			var it Item
 			if err := decode(v, &it); err != nil {
@@ -664,14 +649,12 @@ func (db *DB) Check() error {
 					errs = append(errs, fmt.Errorf("story %s: %w", s.ID, err))
 					continue
 				}
-				iv := items.Get(ik)
-				if iv == nil {
-					errs = append(errs, fmt.Errorf("story %s: member %s missing", s.ID, id))
-					continue
-				}
 				var it Item
-				if err := decode(iv, &it); err != nil {
+				if ok, err := getItem(tx, ik, &it); err != nil {
 					errs = append(errs, fmt.Errorf("item %s: %w", id, err))
+					continue
+				} else if !ok {
+					errs = append(errs, fmt.Errorf("story %s: member %s missing", s.ID, id))
 					continue
 				}
 				if it.Story != s.ID {
@@ -686,9 +669,24 @@ func (db *DB) Check() error {
 			errs = append(errs, fmt.Errorf("story_time entry %x has no story", k))
 		}
 		itemTimes := tx.Bucket(bucketItemTime)
+		if err := itemTimes.ForEach(func(k, v []byte) error {
+			if len(v) > 0 && len(k) == 8+idLen && !bytes.Equal(items.Get(k[8:]), k[:8]) {
+				errs = append(errs, fmt.Errorf("item_time entry %x: items does not point at it", k))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 		return items.ForEach(func(k, v []byte) error {
+			rec := v
+			if len(v) == 8 {
+				if rec = itemTimes.Get(pointerKey(v, k)); len(rec) == 0 {
+					errs = append(errs, fmt.Errorf("item %x: no record at its item_time entry", k))
+					return nil
+				}
+			}
 			var it Item
-			if err := decode(v, &it); err != nil {
+			if err := decode(rec, &it); err != nil {
 				errs = append(errs, fmt.Errorf("item %x: %w", k, err))
 				return nil
 			}
@@ -696,8 +694,9 @@ func (db *DB) Check() error {
 			if err != nil || stories.Get(sk) == nil {
 				errs = append(errs, fmt.Errorf("item %s: story %q missing", it.ID, it.Story))
 			}
-			if itemTimes.Get(timeKey(it.FirstSeen, k)) == nil {
-				errs = append(errs, fmt.Errorf("item %s: no item_time entry", it.ID))
+			tk := timeKey(it.FirstSeen, k)
+			if itemTimes.Get(tk) == nil || (len(v) == 8 && !bytes.Equal(tk, pointerKey(v, k))) {
+				errs = append(errs, fmt.Errorf("item %s: no item_time entry at its first-seen time", it.ID))
 			}
 			return nil
 		})

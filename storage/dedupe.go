@@ -126,11 +126,11 @@ func (db *DB) ForEachIndexEntry(ctx context.Context, since time.Time, fn func(*I
 		items, feats := tx.Bucket(bucketItems), tx.Bucket(bucketFeatures)
 		c := tx.Bucket(bucketItemTime).Cursor()
 		var e IndexEntry
-		k, _ := c.First()
+		k, rec := c.First()
 		if since.After(time.Unix(0, 0)) { // keys are unsigned: earlier times all sort first
-			k, _ = c.Seek(timeKey(since, make([]byte, idLen)))
+			k, rec = c.Seek(timeKey(since, make([]byte, idLen)))
 		}
-		for ; k != nil; k, _ = c.Next() {
+		for ; k != nil; k, rec = c.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -146,9 +146,11 @@ func (db *DB) ForEachIndexEntry(ctx context.Context, since time.Time, fn func(*I
 			if len(v) > idLen {
 				e.Story, e.Features = fmt.Sprintf("%x", v[:idLen]), v[idLen:]
 			} else {
-				iv := items.Get(id)
-				if iv == nil {
-					continue
+				iv := rec
+				if len(iv) == 0 { // an item of the old layout
+					if iv = items.Get(id); iv == nil {
+						continue
+					}
 				}
 				var it Item
 				if err := decode(iv, &it); err != nil {
@@ -197,13 +199,11 @@ func (db *DB) Split(ctx context.Context, itemID string, now time.Time) (string, 
 	}
 	var into string
 	err = db.update(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketItems).Get(k)
-		if v == nil {
-			return fmt.Errorf("item %s: %w", itemID, ErrNotFound)
-		}
 		var it Item
-		if err := decode(v, &it); err != nil {
-			return fmt.Errorf("item %s: %w", itemID, err)
+		if ok, err := getItem(tx, k, &it); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("item %s: %w", itemID, ErrNotFound)
 		}
 		w := writer{tx: tx, stories: map[string]*Story{}}
 		from, err := w.story(it.Story)
@@ -260,19 +260,16 @@ func (db *DB) Merge(ctx context.Context, into, from string, now time.Time) (int,
 		if err != nil {
 			return err
 		}
-		items := tx.Bucket(bucketItems)
 		for _, id := range slices.Clone(src.Items) {
 			ik, err := idKey(id)
 			if err != nil {
 				return err
 			}
 			var it Item
-			v := items.Get(ik)
-			if v == nil {
+			if ok, err := getItem(tx, ik, &it); err != nil {
+				return err
+			} else if !ok {
 				return fmt.Errorf("%w: story %s lists missing item %s", ErrCorrupt, from, id)
-			}
-			if err := decode(v, &it); err != nil {
-				return fmt.Errorf("item %s: %w", id, err)
 			}
 			it.Match = Match{Level: "manual", Score: it.Match.Score, Shared: it.Match.Shared,
 				Reason: fmt.Sprintf("story %s merged into %s by hand", from, into)}

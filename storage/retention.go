@@ -164,12 +164,8 @@ var itemBuckets = [][]byte{[]byte("features")}
 // its story.
 func (w *writer) expireItem(k []byte) error {
 	items := w.tx.Bucket(bucketItems)
-	v := items.Get(k)
-	if v == nil {
-		return nil
-	}
 	var it Item
-	if err := decode(v, &it); err != nil {
+	if ok, err := getItem(w.tx, k, &it); err != nil || !ok {
 		return err
 	}
 	if err := items.Delete(k); err != nil {
