@@ -37,6 +37,9 @@ var (
 	keyGeneration = []byte("generation")
 )
 
+// allocSize is how much bbolt grows the file by, once it is past that size.
+const allocSize = 4 << 20
+
 // Options configure Open. The zero value is usable.
 type Options struct {
 	// Timeout bounds the wait for the file lock; 0 means one second.
@@ -85,6 +88,10 @@ func Open(path string, opt Options) (*DB, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	// bbolt grows a file past its allocation size 16 MiB at a time; 4 MiB
+	// keeps the slack of a growing database small at the cost of a few more
+	// truncations.
+	bdb.AllocSize = allocSize
 	db := &DB{bolt: bdb, path: path}
 	if err := db.init(opt.ReadOnly); err != nil {
 		bdb.Close()
@@ -225,12 +232,15 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 	return nil
 }
 
-// setFill fills the pages of the time indexes when they split: their keys
-// grow at the end, so a page split half full (bbolt's default, which suits
-// keys that arrive in random order: IDs, hashes, URLs) would stay so.
+// setFill fills the pages of the buckets keyed by time when they split:
+// their keys grow at the end, so a page split half full (bbolt's default,
+// which suits keys that arrive in random order: IDs, hashes, URLs) would
+// stay so.
 func setFill(tx *bolt.Tx) {
-	for _, name := range [][]byte{bucketItemTime, bucketStoryTime} {
-		tx.Bucket(name).FillPercent = 1
+	for _, name := range [][]byte{bucketItemTime, bucketStoryTime, bucketItemFeatures} {
+		if b := tx.Bucket(name); b != nil {
+			b.FillPercent = 1
+		}
 	}
 }
 

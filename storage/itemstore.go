@@ -64,6 +64,9 @@ func putItemRecord(tx *bolt.Tx, k []byte, it, old *Item) error {
 		if err := times.Delete(timeKey(old.FirstSeen, k)); err != nil {
 			return err
 		}
+		if err := moveFeatures(tx, k, old.FirstSeen, it.FirstSeen); err != nil {
+			return err
+		}
 	}
 	tk := timeKey(it.FirstSeen, k)
 	if err := times.Put(tk, enc); err != nil {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"path/filepath"
@@ -46,6 +47,9 @@ func TestOldItemLayout(t *testing.T) {
 			if err := tx.Bucket(bucketStoryTime).Put(timeKey(st.Updated, k), nil); err != nil {
 				return err
 			}
+			if err := tx.Bucket(bucketFeatures).Put(k, append(bytes.Clone(k), "old-"+it.GUID...)); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -58,11 +62,32 @@ func TestOldItemLayout(t *testing.T) {
 	if got, err := db.Item(a.ID); err != nil || got.Title != a.Title {
 		t.Fatalf("old item: %+v, %v", got, err)
 	}
+	features := func() map[string]string {
+		t.Helper()
+		out := map[string]string{}
+		err := db.ForEachIndexEntry(ctx, time.Time{}, func(e *IndexEntry) error {
+			if e.Story == "" {
+				t.Errorf("index entry %s has no story", e.ID)
+			}
+			out[e.ID] = string(e.Features)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if f := features(); f[a.ID] != "old-a" || f[b.ID] != "old-b" {
+		t.Errorf("features of the old layout: %q", f)
+	}
 	// An update moves a into item_time; a new item c goes there directly.
 	a.Title, a.Updated = "Edited", t0.Add(time.Hour)
 	c := mk("c", t0.Add(2*time.Hour))
-	if err := db.Commit(ctx, Batch{Items: []Item{a, c}}); err != nil {
+	if err := db.Commit(ctx, Batch{Items: []Item{a, c}, Features: map[string][]byte{a.ID: []byte("new-a"), c.ID: []byte("new-c")}}); err != nil {
 		t.Fatal(err)
+	}
+	if f := features(); f[a.ID] != "new-a" || f[b.ID] != "old-b" || f[c.ID] != "new-c" {
+		t.Errorf("features after an update: %q", f)
 	}
 	if err := db.Check(); err != nil {
 		t.Fatalf("mixed layout: %v", err)
@@ -100,6 +125,14 @@ func TestOldItemLayout(t *testing.T) {
 	if err := db.Check(); err != nil {
 		t.Fatalf("after a merge: %v", err)
 	}
+	if f := features(); f[b.ID] != "old-b" || f[c.ID] != "new-c" {
+		t.Errorf("features after a merge: %q", f)
+	}
+	var stories []string
+	_ = db.ForEachIndexEntry(ctx, time.Time{}, func(e *IndexEntry) error { stories = append(stories, e.Story); return nil })
+	if len(stories) != 3 || stories[1] != c.ID || stories[2] != c.ID {
+		t.Errorf("stories of the index entries after merging b into c: %q", stories)
+	}
 	ex, err := db.Expire(ctx, t0.Add(90*time.Minute), 0, t0.Add(4*time.Hour), 10)
 	if err != nil || len(ex.Items) != 2 {
 		t.Fatalf("expire: %+v, %v; want a and b gone", ex, err)
@@ -109,6 +142,9 @@ func TestOldItemLayout(t *testing.T) {
 	}
 	if _, err := db.Item(b.ID); err == nil {
 		t.Error("expired item still read")
+	}
+	if f := features(); len(f) != 1 || f[c.ID] != "new-c" {
+		t.Errorf("features after expiry: %q", f)
 	}
 }
 

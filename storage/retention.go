@@ -177,9 +177,11 @@ func (w *writer) expireItem(k []byte) error {
 	}
 	// Item bodies, when the schema keeps them apart, are keyed like
 	// item_time.
-	if texts := w.tx.Bucket([]byte("texts")); texts != nil {
-		if err := texts.Delete(tk); err != nil {
-			return err
+	for _, name := range [][]byte{[]byte("texts"), bucketItemFeatures} {
+		if b := w.tx.Bucket(name); b != nil {
+			if err := b.Delete(tk); err != nil {
+				return err
+			}
 		}
 	}
 	for _, name := range itemBuckets {
