@@ -35,6 +35,9 @@ type Cycle struct {
 	Duration    time.Duration
 }
 
+// errCommit stands for the committer's failure until it reports it.
+var errCommit = errors.New("commit failed")
+
 // ErrNoSource means a cycle could poll none of its sources.
 var ErrNoSource = errors.New("no source could be polled")
 
@@ -103,14 +106,24 @@ func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, err
 	}()
 
 	var commitErr error
+	cm := s.startCommitter(ctx)
 	for f := range results {
 		c.Sources++
+		if commitErr == nil && cm.failed.Load() {
+			commitErr = errCommit
+		}
 		if commitErr != nil {
 			continue // drain: the workers finish their current source
 		}
-		if err := s.write(ctx, &f, &c); err != nil {
+		p, err := s.write(ctx, &f, &c)
+		if err != nil {
 			commitErr = err
+			continue
 		}
+		cm.in <- p
+	}
+	if err := cm.finish(); err != nil && (commitErr == nil || commitErr == errCommit) {
+		commitErr = err
 	}
 	c.Duration = s.now().Sub(start)
 	s.log.Info("poll cycle",

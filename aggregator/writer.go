@@ -3,6 +3,7 @@ package aggregator
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/storyfeed/storyfeed/dedupe"
@@ -10,10 +11,10 @@ import (
 )
 
 // write is the single writer: it decides the story of every new item of one
-// source and commits the source's batch in one transaction. A source error
-// is recorded in the source's state and is not returned; only a failure to
-// write the database is.
-func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) error {
+// source and returns the source's batch, which the committer writes in one
+// transaction. A source error is recorded in the source's state and is not
+// returned; only a failure to read the database is.
+func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommit, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	now := s.now()
@@ -21,38 +22,96 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) error {
 		s.log.Warn("skipped file", keySource, f.src.Name, keyErr, w)
 	}
 	st := f.state
+	p := pendingCommit{source: f.src.Name}
 	if f.err != nil {
 		c.Errors++
 		st.ErrorStreak++
 		st.LastError = f.err.Error()
 		s.log.Warn("source failed", keySource, f.src.Name, keyErr, f.err, "streak", st.ErrorStreak)
-		return s.commit(ctx, storage.Batch{Source: &st}, nil)
+		p.batch = storage.Batch{Source: &st}
+		return p, nil
 	}
 	st.ErrorStreak, st.LastError, st.LastSuccess = 0, "", now
 	if f.unchanged {
 		c.NotModified++
-		return s.commit(ctx, storage.Batch{Source: &st}, nil)
+		p.batch = storage.Batch{Source: &st}
+		return p, nil
 	}
 	c.OK++
 	st.Items = len(f.items)
 	if (!s.indexFresh || s.index == nil) && len(f.items) > 0 {
 		if err := s.loadIndex(ctx); err != nil {
-			return err
+			return p, err
 		}
 		s.indexFresh = true
 	}
 
 	d, err := s.decide(f.items, f.feats, now, c)
 	if err != nil {
-		return err
+		return p, err
 	}
-	if err := s.commit(ctx, storage.Batch{Source: &st, Items: d.items, Features: d.features, Related: d.related}, d.added); err != nil {
-		for _, id := range d.added { // the index must not remember what was not stored
-			s.index.Remove(id)
+	p.batch = storage.Batch{Source: &st, Items: d.items, Features: d.features, Related: d.related}
+	p.added = d.added
+	return p, nil
+}
+
+// pendingCommit is one source's batch, decided and not yet written.
+type pendingCommit struct {
+	source string
+	batch  storage.Batch
+	added  []string // IDs of its new items, which the index already holds
+}
+
+// committer writes the batches of one cycle in the order the writer
+// decided them, one transaction per source, in a goroutine of its own: the
+// fsync of one source's transaction overlaps the dedupe of the next. After
+// a failure it writes nothing more and collects the new items of every
+// batch it did not write, which the index must forget (forget).
+type committer struct {
+	s      *Service
+	in     chan pendingCommit
+	done   chan struct{}
+	failed atomic.Bool
+	err    error    // the first failure; read after done
+	lost   []string // new items not stored; read after done
+}
+
+func (s *Service) startCommitter(ctx context.Context) *committer {
+	// One batch waits while another is written: enough to overlap them,
+	// and at most two sources' items held here.
+	cm := &committer{s: s, in: make(chan pendingCommit, 1), done: make(chan struct{})}
+	go func() {
+		defer close(cm.done)
+		for p := range cm.in {
+			if cm.err == nil {
+				if err := s.commit(ctx, p.batch, p.added); err != nil {
+					cm.err = fmt.Errorf("source %s: %w", p.source, err)
+					cm.failed.Store(true)
+				}
+			}
+			if cm.err != nil {
+				cm.lost = append(cm.lost, p.added...)
+			}
 		}
-		return fmt.Errorf("source %s: %w", f.src.Name, err)
+	}()
+	return cm
+}
+
+// finish waits for the last batch to be written and returns the first
+// failure. The index forgets what was not stored.
+func (cm *committer) finish() error {
+	close(cm.in)
+	<-cm.done
+	if len(cm.lost) > 0 {
+		cm.s.writeMu.Lock()
+		if cm.s.index != nil {
+			for _, id := range cm.lost {
+				cm.s.index.Remove(id)
+			}
+		}
+		cm.s.writeMu.Unlock()
 	}
-	return nil
+	return cm.err
 }
 
 // decided is what decide hands the commit.
