@@ -30,6 +30,7 @@ func (d Diff) Empty() bool {
 var restartKeys = []string{
 	"storage.path", "server.listen", "log.format",
 	"poll.timeout", "poll.max_body_size", "poll.user_agent", "poll.allow_private_networks",
+	"poll.memory_limit",
 }
 
 // Reload replaces the service's config with cfg, which must be valid, and

@@ -27,7 +27,7 @@ func TestExampleIsDefault(t *testing.T) {
 	}
 	// Every key Default() has must be documented in the example.
 	for _, key := range []string{"path", "listen", "base_url", "title", "token", "representative", "preferred", "schedule", "allow_private_networks",
-		"workers", "timeout", "max_body_size", "user_agent", "window", "similar", "similar_headline", "near", "level", "format"} {
+		"workers", "timeout", "max_body_size", "memory_limit", "user_agent", "window", "similar", "similar_headline", "near", "level", "format"} {
 		if !strings.Contains(string(data), "\n"+key+" = ") {
 			t.Errorf("config.example.toml does not document %q", key)
 		}
@@ -220,4 +220,26 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted a config that Validate rejects: %v", err)
 		}
 	})
+}
+
+func TestMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		want int64
+		bad  bool
+	}{
+		{"", 96 << 20, false},
+		{"[poll]\nmemory_limit = 0\n", 0, false},
+		{"[poll]\nmemory_limit = 268435456\n", 256 << 20, false},
+		{"[poll]\nmemory_limit = 1000\n", 0, true},
+		{"[poll]\nmemory_limit = \"96MiB\"\n", 0, true},
+	} {
+		c, err := Parse("m.toml", []byte(tc.src))
+		switch {
+		case tc.bad && (err == nil || !strings.Contains(err.Error(), "m.toml:2: poll.memory_limit")):
+			t.Errorf("%q: %v, want an error at m.toml:2", tc.src, err)
+		case !tc.bad && (err != nil || c.Poll.MemoryLimit != tc.want):
+			t.Errorf("%q: %d, %v; want %d", tc.src, c.Poll.MemoryLimit, err, tc.want)
+		}
+	}
 }
