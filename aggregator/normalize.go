@@ -318,8 +318,8 @@ func firstWords(s string, n int) string {
 
 // What is stored of an item's text and HTML once its dedupe features are
 // computed (the features stand for the text from then on): the lead that a
-// reader is shown. Publishing summarises a story by the first paragraph of
-// its representative's text, at most 600 bytes.
+// reader is shown, the first paragraph. Publishing summarises a story by
+// the first paragraph of its representative's text, at most 600 bytes.
 const (
 	storedText    = 640
 	storedContent = 320
@@ -358,12 +358,13 @@ func cutWords(s string, n int) string {
 	return strings.TrimRight(s[:cut], " ") + "…"
 }
 
-// htmlLead returns the start of the HTML fragment s, about n bytes of it,
-// cut between elements or at a space inside text, with every element left
-// open closed again. s is sanitised HTML, so the lead is too: tokens are
-// copied as they are, never rewritten.
+// htmlLead returns the start of the HTML fragment s: its first paragraph
+// (block) once that holds a quarter of n bytes, else about n bytes, cut
+// between elements or at a space inside text, with every element left open
+// closed again. s is sanitised HTML, so the lead is too: tokens are copied
+// as they are, never rewritten.
 func htmlLead(s string, n int) string {
-	if len(s) <= n {
+	if len(s) <= n/4 {
 		return s
 	}
 	z := xhtml.NewTokenizer(strings.NewReader(s))
@@ -400,6 +401,9 @@ loop:
 				}
 				open = open[:i]
 				b.Write(z.Raw())
+				if len(open) == 0 && blockElement(string(name)) && b.Len() >= n/4 {
+					break loop // the first paragraph
+				}
 			}
 		case xhtml.SelfClosingTagToken:
 			b.Write(z.Raw())
@@ -409,6 +413,17 @@ loop:
 		b.WriteString("</" + open[i] + ">")
 	}
 	return b.String()
+}
+
+// blockElement reports whether an HTML element is a paragraph or another
+// block that a lead may end with.
+func blockElement(name string) bool {
+	switch name {
+	case "p", "div", "blockquote", "ul", "ol", "dl", "pre", "table", "figure", "section", "article",
+		"h1", "h2", "h3", "h4", "h5", "h6":
+		return true
+	}
+	return false
 }
 
 // voidElement reports whether an HTML element has no end tag.

@@ -50,7 +50,7 @@ func TestHTMLLead(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := htmlLead(tc.in, tc.n)
-			if len(tc.in) <= tc.n {
+			if len(tc.in) <= tc.n/4 {
 				if got != tc.in {
 					t.Fatalf("a short fragment changed: %q", got)
 				}
@@ -72,6 +72,13 @@ func TestHTMLLead(t *testing.T) {
 	}
 	if got := htmlLead(long, 200); !strings.HasPrefix(got, para[:100]) || !strings.HasSuffix(got, "</p>") {
 		t.Errorf("lead %q: want the start of the first paragraph, closed", got)
+	}
+	if got := htmlLead(long, 400); got != para {
+		t.Errorf("lead %q: want the first paragraph", got)
+	}
+	short := "<p>Dateline.</p>" + para + para
+	if got := htmlLead(short, 400); got != "<p>Dateline.</p>"+para {
+		t.Errorf("lead %q: want the first paragraph that holds a quarter of the limit", got)
 	}
 }
 
