@@ -70,6 +70,8 @@ type Service struct {
 	// batch; it guards index.
 	writeMu sync.Mutex
 	index   *dedupe.Index
+	// indexFresh means index is built and its window moved on this cycle.
+	indexFresh bool
 }
 
 // Log attribute keys, shared so that logs can be searched by them.

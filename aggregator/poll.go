@@ -40,6 +40,9 @@ type Cycle struct {
 	Duration     time.Duration
 }
 
+// errCommit stands for the committer's failure until it reports it.
+var errCommit = errors.New("commit failed")
+
 // ErrNoSource means a cycle could poll none of its sources.
 var ErrNoSource = errors.New("no source could be polled")
 
@@ -69,17 +72,21 @@ type fetched struct {
 	fresh   time.Duration        // freshness lifetime the server gave
 	// remove are the IDs of items whose files left a directory source.
 	remove []string
+	// feats are the dedupe features of items, index for index, computed by
+	// the worker (prepare) so that the single writer only matches and
+	// commits.
+	feats []preparedFeatures
 }
 
 func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, error) {
 	start := s.now()
 	var c Cycle
+	// The dedupe index is built (or its window moved on) by the first
+	// source that has items to decide: a cycle in which every feed
+	// answers 304 never reads it.
 	s.writeMu.Lock()
-	err := s.loadIndex(ctx)
+	s.indexFresh = false
 	s.writeMu.Unlock()
-	if err != nil {
-		return c, err
-	}
 
 	jobs := make(chan config.Source)
 	results := make(chan fetched)
@@ -91,7 +98,9 @@ func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, err
 			defer wg.Done()
 			parser := gofeed.NewParser() // one per worker: a Parser is not safe for concurrent use
 			for src := range jobs {
-				results <- s.read(ctx, parser, src)
+				f := s.read(ctx, parser, src)
+				s.prepare(&f)
+				results <- f
 			}
 		}()
 	}
@@ -111,14 +120,27 @@ func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, err
 	}()
 
 	var commitErr error
+	cm := s.startCommitter(ctx)
 	for f := range results {
 		c.Sources++
+		if commitErr == nil && cm.failed.Load() {
+			commitErr = errCommit
+		}
 		if commitErr != nil {
 			continue // drain: the workers finish their current source
 		}
-		if err := s.write(ctx, &f, &c); err != nil {
+		p, err := s.write(ctx, &f, &c)
+		if err != nil {
 			commitErr = err
+			continue
 		}
+		if p.batch.Source == nil {
+			continue // skipped: nothing to write
+		}
+		cm.in <- p
+	}
+	if err := cm.finish(); err != nil && (commitErr == nil || commitErr == errCommit) {
+		commitErr = err
 	}
 	c.Duration = s.now().Sub(start)
 	s.log.Info("poll cycle",
