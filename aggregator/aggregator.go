@@ -57,7 +57,7 @@ type Service struct {
 	fetcher *fetch.Client
 	norm    *normalizer
 	obs     Observer
-	holds   holds // hosts that asked for a pause (hosts.go)
+	holdLog holdLog // host holds already logged (hosts.go)
 	// intervals caches the interval of each cron spec: spec ->
 	// time.Duration (due.go).
 	intervals sync.Map
@@ -107,6 +107,7 @@ func New(cfg config.Config, deps Deps) (*Service, error) {
 			PerHost:        cfg.Poll.PerHost,
 			HostGap:        cfg.Poll.HostGap,
 			AllowPrivate:   cfg.Poll.AllowPrivateNetworks,
+			Now:            deps.Now,
 		})
 	}
 	return &Service{

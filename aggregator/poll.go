@@ -185,15 +185,6 @@ func (s *Service) read(ctx context.Context, parser *gofeed.Parser, src config.So
 
 func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched, now time.Time) {
 	target := fetchURL(&f.state, f.src)
-	if host := fetch.HostKeyOf(target); host != "" {
-		if until, first, held := s.holds.held(host, now); held {
-			f.skipped = true
-			if first {
-				s.log.Info("host asked for a pause: its sources are skipped until then", "host", host, "until", until.Format(time.RFC3339))
-			}
-			return
-		}
-	}
 	v := fetch.Validators{}
 	if f.state.URL == target || f.state.URL == "" {
 		// Validators belong to the URL they came from.
@@ -201,16 +192,22 @@ func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched
 	}
 	start := time.Now()
 	res, err := s.fetcher.Get(ctx, target, v)
+	if he := (*fetch.HeldError)(nil); errors.As(err, &he) {
+		f.skipped = true // not fetched, so not observed either
+		if s.holdLog.first(he.Host, he.Until) {
+			s.log.Info("host asked for a pause: its sources are skipped until then", "host", he.Host, "until", he.Until.Format(time.RFC3339))
+		}
+		return
+	}
 	s.observeFetch(f.src.Name, res, err, time.Since(start))
 	if err != nil {
 		var se *fetch.StatusError
 		if errors.As(err, &se) {
 			f.state.LastStatus = se.Code
 			f.gone = se.Code == http.StatusGone
-			if d := se.HostHold(); d > 0 {
-				host := fetch.HostKeyOf(cmp.Or(se.Final, target))
-				until := s.now().Add(d)
-				s.holds.set(host, until) // the other workers skip the host from now on
+			// The client now holds the host: keep the hold for later polls.
+			host := fetch.HostKeyOf(cmp.Or(se.Final, target))
+			if until, held := s.fetcher.Held(host); held && se.HostHold() > 0 {
 				f.holds = map[string]time.Time{host: until}
 			}
 		}
