@@ -57,7 +57,7 @@ type Service struct {
 	fetcher *fetch.Client
 	norm    *normalizer
 	obs     Observer
-	holds   holds // hosts that asked for a pause (hosts.go)
+	holdLog holdLog // host holds already logged (hosts.go)
 	// intervals caches the interval of each cron spec: spec ->
 	// time.Duration (due.go).
 	intervals sync.Map
@@ -70,6 +70,8 @@ type Service struct {
 	// batch; it guards index.
 	writeMu sync.Mutex
 	index   *dedupe.Index
+	// indexFresh means index is built and its window moved on this cycle.
+	indexFresh bool
 }
 
 // Log attribute keys, shared so that logs can be searched by them.
@@ -105,6 +107,7 @@ func New(cfg config.Config, deps Deps) (*Service, error) {
 			PerHost:        cfg.Poll.PerHost,
 			HostGap:        cfg.Poll.HostGap,
 			AllowPrivate:   cfg.Poll.AllowPrivateNetworks,
+			Now:            deps.Now,
 		})
 	}
 	return &Service{

@@ -1,6 +1,7 @@
 package aggregator
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"html"
@@ -375,4 +376,123 @@ func firstWords(s string, n int) string {
 		return strings.Join(f[:n], " ") + "…"
 	}
 	return strings.Join(f, " ")
+}
+
+// What is stored of an item's text and HTML once its dedupe features are
+// computed (the features stand for the text from then on): the lead that a
+// reader is shown, the first paragraph. Publishing summarises a story by
+// the first paragraph of its representative's text, at most 600 bytes.
+const (
+	storedText    = 640
+	storedContent = 320
+)
+
+// trimForStorage cuts an item's text to its first paragraph and its HTML
+// to its lead, recording the length of the full text first (see
+// storage.Item.TextLen). Hash, credits and dedupe features must be computed
+// before: they read the whole text.
+func trimForStorage(it *storage.Item) {
+	if it.TextLen == 0 {
+		it.TextLen = utf8.RuneCountInString(it.Text)
+	}
+	text := it.Text
+	if p, _, ok := strings.Cut(text, "\n\n"); ok {
+		text = p
+	}
+	it.Text = cutWords(text, storedText)
+	it.Summary = cutWords(it.Summary, storedText)
+	it.Content = htmlLead(it.Content, storedContent)
+}
+
+// cutWords cuts s to at most about n bytes, at a space when there is one
+// in the second half, and marks the cut with an ellipsis.
+func cutWords(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := strings.LastIndexByte(s[:n], ' ')
+	if cut < n/2 {
+		cut = n
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+	}
+	return strings.TrimRight(s[:cut], " ") + "…"
+}
+
+// htmlLead returns the start of the HTML fragment s: its first paragraph
+// (block) once that holds a quarter of n bytes, else about n bytes, cut
+// between elements or at a space inside text, with every element left open
+// closed again. s is sanitised HTML, so the lead is too: tokens are copied
+// as they are, never rewritten.
+func htmlLead(s string, n int) string {
+	if len(s) <= n/4 {
+		return s
+	}
+	z := xhtml.NewTokenizer(strings.NewReader(s))
+	var b strings.Builder
+	b.Grow(n + 64)
+	var open []string
+loop:
+	for b.Len() < n {
+		switch z.Next() {
+		case xhtml.ErrorToken:
+			break loop
+		case xhtml.TextToken:
+			raw := z.Raw()
+			if room := n - b.Len(); len(raw) > room {
+				// A space never falls inside an entity or a tag.
+				if cut := bytes.LastIndexByte(raw[:room], ' '); cut > 0 {
+					b.Write(bytes.TrimRight(raw[:cut], " "))
+				}
+				b.WriteString("…")
+				break loop
+			}
+			b.Write(raw)
+		case xhtml.StartTagToken:
+			name, _ := z.TagName()
+			if !voidElement(string(name)) {
+				open = append(open, string(name))
+			}
+			b.Write(z.Raw())
+		case xhtml.EndTagToken:
+			name, _ := z.TagName()
+			if i := slices.Index(open, string(name)); i >= 0 {
+				for j := len(open) - 1; j > i; j-- { // close what the source left open inside it
+					b.WriteString("</" + open[j] + ">")
+				}
+				open = open[:i]
+				b.Write(z.Raw())
+				if len(open) == 0 && blockElement(string(name)) && b.Len() >= n/4 {
+					break loop // the first paragraph
+				}
+			}
+		case xhtml.SelfClosingTagToken:
+			b.Write(z.Raw())
+		}
+	}
+	for i := len(open) - 1; i >= 0; i-- {
+		b.WriteString("</" + open[i] + ">")
+	}
+	return b.String()
+}
+
+// blockElement reports whether an HTML element is a paragraph or another
+// block that a lead may end with.
+func blockElement(name string) bool {
+	switch name {
+	case "p", "div", "blockquote", "ul", "ol", "dl", "pre", "table", "figure", "section", "article",
+		"h1", "h2", "h3", "h4", "h5", "h6":
+		return true
+	}
+	return false
+}
+
+// voidElement reports whether an HTML element has no end tag.
+func voidElement(name string) bool {
+	switch name {
+	case "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr":
+		return true
+	}
+	return false
 }

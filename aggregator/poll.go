@@ -40,6 +40,9 @@ type Cycle struct {
 	Duration     time.Duration
 }
 
+// errCommit stands for the committer's failure until it reports it.
+var errCommit = errors.New("commit failed")
+
 // ErrNoSource means a cycle could poll none of its sources.
 var ErrNoSource = errors.New("no source could be polled")
 
@@ -62,24 +65,28 @@ type fetched struct {
 	unchanged bool
 	err       error // the whole source failed
 	warnings  []error
-	// remove are the IDs of items whose files left a directory source.
-	remove []string
 	// skipped means the source was not fetched: its host is held.
 	skipped bool
 	gone    bool                 // the source answered 410 Gone
 	holds   map[string]time.Time // host -> hold that this fetch's answer asked for
 	fresh   time.Duration        // freshness lifetime the server gave
+	// remove are the IDs of items whose files left a directory source.
+	remove []string
+	// feats are the dedupe features of items, index for index, computed by
+	// the worker (prepare) so that the single writer only matches and
+	// commits.
+	feats []preparedFeatures
 }
 
 func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, error) {
 	start := s.now()
 	var c Cycle
+	// The dedupe index is built (or its window moved on) by the first
+	// source that has items to decide: a cycle in which every feed
+	// answers 304 never reads it.
 	s.writeMu.Lock()
-	err := s.loadIndex(ctx)
+	s.indexFresh = false
 	s.writeMu.Unlock()
-	if err != nil {
-		return c, err
-	}
 
 	jobs := make(chan config.Source)
 	results := make(chan fetched)
@@ -91,7 +98,9 @@ func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, err
 			defer wg.Done()
 			parser := gofeed.NewParser() // one per worker: a Parser is not safe for concurrent use
 			for src := range jobs {
-				results <- s.read(ctx, parser, src)
+				f := s.read(ctx, parser, src)
+				s.prepare(&f)
+				results <- f
 			}
 		}()
 	}
@@ -111,14 +120,27 @@ func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, err
 	}()
 
 	var commitErr error
+	cm := s.startCommitter(ctx)
 	for f := range results {
 		c.Sources++
+		if commitErr == nil && cm.failed.Load() {
+			commitErr = errCommit
+		}
 		if commitErr != nil {
 			continue // drain: the workers finish their current source
 		}
-		if err := s.write(ctx, &f, &c); err != nil {
+		p, err := s.write(ctx, &f, &c)
+		if err != nil {
 			commitErr = err
+			continue
 		}
+		if p.batch.Source == nil {
+			continue // skipped: nothing to write
+		}
+		cm.in <- p
+	}
+	if err := cm.finish(); err != nil && (commitErr == nil || commitErr == errCommit) {
+		commitErr = err
 	}
 	c.Duration = s.now().Sub(start)
 	s.log.Info("poll cycle",
@@ -163,15 +185,6 @@ func (s *Service) read(ctx context.Context, parser *gofeed.Parser, src config.So
 
 func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched, now time.Time) {
 	target := fetchURL(&f.state, f.src)
-	if host := fetch.HostKeyOf(target); host != "" {
-		if until, first, held := s.holds.held(host, now); held {
-			f.skipped = true
-			if first {
-				s.log.Info("host asked for a pause: its sources are skipped until then", "host", host, "until", until.Format(time.RFC3339))
-			}
-			return
-		}
-	}
 	v := fetch.Validators{}
 	if f.state.URL == target || f.state.URL == "" {
 		// Validators belong to the URL they came from.
@@ -179,16 +192,22 @@ func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched
 	}
 	start := time.Now()
 	res, err := s.fetcher.Get(ctx, target, v)
+	if he := (*fetch.HeldError)(nil); errors.As(err, &he) {
+		f.skipped = true // not fetched, so not observed either
+		if s.holdLog.first(he.Host, he.Until) {
+			s.log.Info("host asked for a pause: its sources are skipped until then", "host", he.Host, "until", he.Until.Format(time.RFC3339))
+		}
+		return
+	}
 	s.observeFetch(f.src.Name, res, err, time.Since(start))
 	if err != nil {
 		var se *fetch.StatusError
 		if errors.As(err, &se) {
 			f.state.LastStatus = se.Code
 			f.gone = se.Code == http.StatusGone
-			if d := se.HostHold(); d > 0 {
-				host := fetch.HostKeyOf(cmp.Or(se.Final, target))
-				until := s.now().Add(d)
-				s.holds.set(host, until) // the other workers skip the host from now on
+			// The client now holds the host: keep the hold for later polls.
+			host := fetch.HostKeyOf(cmp.Or(se.Final, target))
+			if until, held := s.fetcher.Held(host); held && se.HostHold() > 0 {
 				f.holds = map[string]time.Time{host: until}
 			}
 		}

@@ -31,6 +31,7 @@ var restartKeys = []string{
 	"storage.path", "server.listen", "log.format",
 	"poll.timeout", "poll.max_body_size", "poll.user_agent", "poll.allow_private_networks",
 	"poll.per_host", "poll.host_gap", "poll.connect_timeout",
+	"poll.memory_limit",
 }
 
 // Reload replaces the service's config with cfg, which must be valid, and

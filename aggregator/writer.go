@@ -3,6 +3,7 @@ package aggregator
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/storyfeed/storyfeed/dedupe"
@@ -10,13 +11,15 @@ import (
 )
 
 // write is the single writer: it decides the story of every new item of one
-// source and commits the source's batch in one transaction. A source error
-// is recorded in the source's state and is not returned; only a failure to
-// write the database is.
-func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) error {
+// source and returns the source's batch, which the committer writes in one
+// transaction. A source error is recorded in the source's state and is not
+// returned; only a failure to read the database is. A skipped source (its
+// host is held) returns an empty batch, which is not written.
+func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommit, error) {
+	p := pendingCommit{source: f.src.Name}
 	if f.skipped {
 		c.Skipped++ // its host is held: nothing happened, nothing to write
-		return nil
+		return p, nil
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -39,32 +42,35 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) error {
 			st.Disabled = true
 			s.log.Warn("source is gone (HTTP 410): disabled; change its url in the config to enable it again", keySource, f.src.Name)
 		}
-		return s.commit(ctx, storage.Batch{Source: &st, Holds: f.holds}, nil)
+		p.batch = storage.Batch{Source: &st, Holds: f.holds}
+		return p, nil
 	}
 	st.ErrorStreak, st.LastError, st.LastSuccess = 0, "", now
 	s.setNextDue(&st, f, now)
 	if f.unchanged {
 		c.NotModified++
-		return s.commit(ctx, storage.Batch{Source: &st}, nil)
+		p.batch = storage.Batch{Source: &st}
+		return p, nil
 	}
 	c.OK++
 	st.Items = len(f.items)
-
-	d, err := s.decide(f.items, now, c)
-	if err != nil {
-		return err
-	}
-	b := storage.Batch{Source: &st, Items: d.items, Features: d.features, Related: d.related, Remove: f.remove}
-	if err := s.commit(ctx, b, d.added); err != nil {
-		for _, id := range d.added { // the index must not remember what was not stored
-			s.index.Remove(id)
+	if (!s.indexFresh || s.index == nil) && len(f.items) > 0 {
+		if err := s.loadIndex(ctx); err != nil {
+			return p, err
 		}
-		return fmt.Errorf("source %s: %w", f.src.Name, err)
+		s.indexFresh = true
 	}
-	// Nor what is no longer stored. An index not built yet will be built
-	// from storage, without them.
-	for _, id := range f.remove {
-		if s.index != nil {
+
+	d, err := s.decide(f.items, f.feats, now, c)
+	if err != nil {
+		return p, err
+	}
+	p.batch = storage.Batch{Source: &st, Items: d.items, Features: d.features, Related: d.related, Remove: f.remove}
+	p.added = d.added
+	// The index forgets removed items now: should the commit fail, they
+	// are still stored, and the next cycle rebuilds the index from storage.
+	if s.index != nil {
+		for _, id := range f.remove {
 			s.index.Remove(id)
 		}
 	}
@@ -72,7 +78,66 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) error {
 	if len(f.remove) > 0 {
 		s.log.Info("files removed: their items leave the feed", keySource, f.src.Name, "items", len(f.remove))
 	}
-	return nil
+	return p, nil
+}
+
+// pendingCommit is one source's batch, decided and not yet written.
+type pendingCommit struct {
+	source string
+	batch  storage.Batch
+	added  []string // IDs of its new items, which the index already holds
+}
+
+// committer writes the batches of one cycle in the order the writer
+// decided them, one transaction per source, in a goroutine of its own: the
+// fsync of one source's transaction overlaps the dedupe of the next. After
+// a failure it writes nothing more and collects the new items of every
+// batch it did not write, which the index must forget (forget).
+type committer struct {
+	s      *Service
+	in     chan pendingCommit
+	done   chan struct{}
+	failed atomic.Bool
+	err    error    // the first failure; read after done
+	lost   []string // new items not stored; read after done
+}
+
+func (s *Service) startCommitter(ctx context.Context) *committer {
+	// One batch waits while another is written: enough to overlap them,
+	// and at most two sources' items held here.
+	cm := &committer{s: s, in: make(chan pendingCommit, 1), done: make(chan struct{})}
+	go func() {
+		defer close(cm.done)
+		for p := range cm.in {
+			if cm.err == nil {
+				if err := s.commit(ctx, p.batch, p.added); err != nil {
+					cm.err = fmt.Errorf("source %s: %w", p.source, err)
+					cm.failed.Store(true)
+				}
+			}
+			if cm.err != nil {
+				cm.lost = append(cm.lost, p.added...)
+			}
+		}
+	}()
+	return cm
+}
+
+// finish waits for the last batch to be written and returns the first
+// failure. The index forgets what was not stored.
+func (cm *committer) finish() error {
+	close(cm.in)
+	<-cm.done
+	if len(cm.lost) > 0 {
+		cm.s.writeMu.Lock()
+		if cm.s.index != nil {
+			for _, id := range cm.lost {
+				cm.s.index.Remove(id)
+			}
+		}
+		cm.s.writeMu.Unlock()
+	}
+	return cm.err
 }
 
 // decided is what decide hands the commit.
@@ -83,10 +148,37 @@ type decided struct {
 	added    []string            // item IDs added to the index
 }
 
+// preparedFeatures are an item's dedupe features and their encoding.
+type preparedFeatures struct {
+	f   dedupe.Features
+	enc []byte
+	err error // the features could not be encoded
+}
+
+// prepare does the per-item work that needs no shared state, in the
+// worker: each item's credits, dedupe features and their encoding, from
+// its full text. It then trims what is stored of the text and the HTML to
+// their leads (see trimForStorage): the features stand for the text from
+// here on.
+func (s *Service) prepare(f *fetched) {
+	if f.err != nil || len(f.items) == 0 {
+		return
+	}
+	f.feats = make([]preparedFeatures, len(f.items))
+	for i := range f.items {
+		it, p := &f.items[i], &f.feats[i]
+		it.Cites = dedupe.Cites(it.Text, it.Outlet)
+		p.f = dedupe.Extract(new(docOf(it)))
+		p.enc, p.err = p.f.MarshalBinary()
+		trimForStorage(it)
+	}
+}
+
 // decide compares the items of one batch with what is stored: unchanged
 // items are dropped, changed ones keep their story, and new ones go through
-// dedupe. It returns the items to write and the IDs it added to the index.
-func (s *Service) decide(items []storage.Item, now time.Time, c *Cycle) (*decided, error) {
+// dedupe. feats are the items' features (prepare). It returns the items to
+// write and the IDs it added to the index.
+func (s *Service) decide(items []storage.Item, feats []preparedFeatures, now time.Time, c *Cycle) (*decided, error) {
 	ids := make([]string, len(items))
 	for i := range items {
 		ids[i] = items[i].ID
@@ -95,15 +187,14 @@ func (s *Service) decide(items []storage.Item, now time.Time, c *Cycle) (*decide
 	if err != nil {
 		return nil, err
 	}
-	d := &decided{features: map[string][]byte{}, related: map[string][]string{}}
+	d := &decided{features: make(map[string][]byte, len(items)), related: map[string][]string{}}
 	seen := make(map[string]bool, len(items))
 	for i := range items {
-		it := items[i]
+		it, p := items[i], &feats[i]
 		if seen[it.ID] || tombstoned[it.ID] {
 			continue // a GUID repeated within one feed, or deleted by retention
 		}
 		seen[it.ID] = true
-		it.Cites = dedupe.Cites(it.Text, it.Outlet)
 		if old, ok := stored[it.ID]; ok {
 			if old.Hash == it.Hash && old.Title == it.Title && old.URL == it.URL && old.Outlet == it.Outlet {
 				continue // unchanged: never rewritten
@@ -112,21 +203,21 @@ func (s *Service) decide(items []storage.Item, now time.Time, c *Cycle) (*decide
 			// say now: stories are never split behind a reader's back, and
 			// a manual decision stands.
 			it.FirstSeen, it.Story, it.Match = old.FirstSeen, old.Story, old.Match
-			if it.Published.IsZero() {
+			if it.Published.IsZero() && !old.Published.IsZero() {
 				it.Published = old.Published
+				p.f.Time = it.Published // the only part of the features that depends on it
+				p.enc, p.err = p.f.MarshalBinary()
 			}
 			it.Updated = now
-			f := dedupe.Extract(new(docOf(&it)))
-			s.index.AddFeatures(&f, it.Story, it.FirstSeen)
-			if err := d.keep(&it, &f); err != nil {
+			s.index.AddFeatures(&p.f, it.Story, it.FirstSeen)
+			if err := d.keep(&it, p); err != nil {
 				return nil, err
 			}
 			c.ItemsUpdate++
 			continue
 		}
 		it.FirstSeen, it.Updated = now, now
-		f := dedupe.Extract(new(docOf(&it)))
-		dec, err := s.match(&it, &f)
+		dec, err := s.match(&it, &p.f)
 		if err != nil {
 			return nil, err
 		}
@@ -139,9 +230,9 @@ func (s *Service) decide(items []storage.Item, now time.Time, c *Cycle) (*decide
 		if len(dec.Related) > 0 {
 			d.related[it.Story] = append(d.related[it.Story], dec.Related...)
 		}
-		s.index.AddFeatures(&f, it.Story, now)
+		s.index.AddFeatures(&p.f, it.Story, now)
 		d.added = append(d.added, it.ID)
-		if err := d.keep(&it, &f); err != nil {
+		if err := d.keep(&it, p); err != nil {
 			return nil, err
 		}
 		c.ItemsNew++
@@ -150,13 +241,12 @@ func (s *Service) decide(items []storage.Item, now time.Time, c *Cycle) (*decide
 }
 
 // keep adds an item and its encoded features to the batch.
-func (d *decided) keep(it *storage.Item, f *dedupe.Features) error {
-	b, err := f.MarshalBinary()
-	if err != nil {
-		return fmt.Errorf("item %s: features: %w", it.ID, err)
+func (d *decided) keep(it *storage.Item, p *preparedFeatures) error {
+	if p.err != nil {
+		return fmt.Errorf("item %s: features: %w", it.ID, p.err)
 	}
 	d.items = append(d.items, *it)
-	d.features[it.ID] = b
+	d.features[it.ID] = p.enc
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -35,6 +36,9 @@ var (
 	keySchema     = []byte("schema")
 	keyGeneration = []byte("generation")
 )
+
+// allocSize is how much bbolt grows the file by, once it is past that size.
+const allocSize = 4 << 20
 
 // Options configure Open. The zero value is usable.
 type Options struct {
@@ -84,6 +88,10 @@ func Open(path string, opt Options) (*DB, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	// bbolt grows a file past its allocation size 16 MiB at a time; 4 MiB
+	// keeps the slack of a growing database small at the cost of a few more
+	// truncations.
+	bdb.AllocSize = allocSize
 	db := &DB{bolt: bdb, path: path}
 	if err := db.init(opt.ReadOnly); err != nil {
 		bdb.Close()
@@ -173,15 +181,15 @@ type Batch struct {
 	// Related are stories to record as related to a story, by story ID:
 	// an item that matched both joined one and links the other.
 	Related map[string][]string
+	// Holds are hosts (host:port) whose sources are not to be fetched
+	// before the given time; a zero time deletes the host's hold.
+	Holds map[string]time.Time
 	// Remove are IDs of items their source no longer delivers (a file
 	// deleted from a directory source). They are deleted with their index
 	// entries and their place in their story, before Items are written; a
 	// story left empty goes too. Unlike retention they get no tombstone:
 	// should the source deliver them again, they come back.
 	Remove []string
-	// Holds are hosts (host:port) whose sources are not to be fetched
-	// before the given time; a zero time deletes the host's hold.
-	Holds map[string]time.Time
 }
 
 // Commit writes b in one transaction: all of it or none of it.
@@ -196,6 +204,7 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 	}
 	var gen uint64
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		setFill(tx)
 		if b.Source != nil {
 			if err := putRecord(tx.Bucket(bucketSources), []byte(b.Source.Name), b.Source); err != nil {
 				return fmt.Errorf("source %s: %w", b.Source.Name, err)
@@ -244,6 +253,18 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 	return nil
 }
 
+// setFill fills the pages of the buckets keyed by time when they split:
+// their keys grow at the end, so a page split half full (bbolt's default,
+// which suits keys that arrive in random order: IDs, hashes, URLs) would
+// stay so.
+func setFill(tx *bolt.Tx) {
+	for _, name := range [][]byte{bucketItemTime, bucketStoryTime, bucketItemFeatures} {
+		if b := tx.Bucket(name); b != nil {
+			b.FillPercent = 1
+		}
+	}
+}
+
 // writer applies one batch inside a transaction. Stories touched by several
 // items are loaded once and written once.
 type writer struct {
@@ -279,28 +300,17 @@ func (w *writer) putItem(it *Item) error {
 	if err != nil {
 		return err
 	}
-	items := w.tx.Bucket(bucketItems)
 	var old Item
-	v := items.Get(k)
-	exists := v != nil
-	if exists {
-		if err := decode(v, &old); err != nil {
-			return err
-		}
-	}
-	if err := putRecord(items, k, it); err != nil {
+	exists, err := getItem(w.tx, k, &old)
+	if err != nil {
 		return err
 	}
-	if !exists || !old.FirstSeen.Equal(it.FirstSeen) {
-		times := w.tx.Bucket(bucketItemTime)
-		if exists {
-			if err := times.Delete(timeKey(old.FirstSeen, k)); err != nil {
-				return err
-			}
-		}
-		if err := times.Put(timeKey(it.FirstSeen, k), nil); err != nil {
-			return err
-		}
+	prev := &old
+	if !exists {
+		prev = nil
+	}
+	if err := putItemRecord(w.tx, k, it, prev); err != nil {
+		return err
 	}
 	if err := putFirst(w.tx.Bucket(bucketURLs), it.CanonURL, k); err != nil {
 		return err
@@ -392,11 +402,11 @@ func (db *DB) Item(id string) (Item, error) {
 		return it, err
 	}
 	err = db.bolt.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketItems).Get(k)
-		if v == nil {
-			return fmt.Errorf("item %s: %w", id, ErrNotFound)
+		ok, err := getItem(tx, k, &it)
+		if err == nil && !ok {
+			err = fmt.Errorf("item %s: %w", id, ErrNotFound)
 		}
-		return decode(v, &it)
+		return err
 	})
 	return it, err
 }
@@ -407,7 +417,7 @@ func (db *DB) Items(ids []string) (found map[string]Item, tombstoned map[string]
 	found = make(map[string]Item, len(ids))
 	tombstoned = map[string]bool{}
 	err = db.bolt.View(func(tx *bolt.Tx) error {
-		items, tombs := tx.Bucket(bucketItems), tx.Bucket(bucketTombstones)
+		tombs := tx.Bucket(bucketTombstones)
 		for _, id := range ids {
 			k, err := idKey(id)
 			if err != nil {
@@ -417,11 +427,10 @@ func (db *DB) Items(ids []string) (found map[string]Item, tombstoned map[string]
 				tombstoned[id] = true
 				continue
 			}
-			if v := items.Get(k); v != nil {
-				var it Item
-				if err := decode(v, &it); err != nil {
-					return fmt.Errorf("item %s: %w", id, err)
-				}
+			var it Item
+			if ok, err := getItem(tx, k, &it); err != nil {
+				return err
+			} else if ok {
 				found[id] = it
 			}
 		}
@@ -447,13 +456,11 @@ func (db *DB) ExactMatch(canon, hash string) (story string, by string, ok bool, 
 			if id == nil {
 				continue
 			}
-			v := tx.Bucket(bucketItems).Get(id)
-			if v == nil {
-				continue // item removed by retention; the index entry is stale
-			}
 			var it Item
-			if err := decode(v, &it); err != nil {
+			if found, err := getItem(tx, id, &it); err != nil {
 				return err
+			} else if !found {
+				continue // item removed by retention; the index entry is stale
 			}
 			story, by, ok = it.Story, c.by, true
 			return nil
@@ -523,20 +530,17 @@ func loadStory(tx *bolt.Tx, k []byte) (StoryView, error) {
 	if err := decode(v, &sv.Story); err != nil {
 		return sv, fmt.Errorf("story %x: %w", k, err)
 	}
-	items := tx.Bucket(bucketItems)
 	sv.Members = make([]Item, 0, len(sv.Items))
 	for _, id := range sv.Items {
 		ik, err := idKey(id)
 		if err != nil {
 			return sv, err
 		}
-		iv := items.Get(ik)
-		if iv == nil {
-			return sv, fmt.Errorf("%w: story %s lists missing item %s", ErrCorrupt, sv.ID, id)
-		}
 		var it Item
-		if err := decode(iv, &it); err != nil {
-			return sv, fmt.Errorf("item %s: %w", id, err)
+		if ok, err := getItem(tx, ik, &it); err != nil {
+			return sv, err
+		} else if !ok {
+			return sv, fmt.Errorf("%w: story %s lists missing item %s", ErrCorrupt, sv.ID, id)
 		}
 		sv.Members = append(sv.Members, it)
 	}
@@ -570,13 +574,14 @@ func (db *DB) ForEachItemSince(ctx context.Context, since time.Time, fn func(*It
 	return db.bolt.View(func(tx *bolt.Tx) error {
 		items := tx.Bucket(bucketItems)
 		c := tx.Bucket(bucketItemTime).Cursor()
-		for k, _ := c.Seek(timeKey(since, make([]byte, idLen))); k != nil; k, _ = c.Next() {
+		for k, v := c.Seek(timeKey(since, make([]byte, idLen))); k != nil; k, v = c.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			v := items.Get(k[8:])
-			if v == nil {
-				continue
+			if len(v) == 0 { // an item of the old layout
+				if v = items.Get(k[8:]); v == nil {
+					continue
+				}
 			}
 			var it Item
 			if err := decode(v, &it); err != nil {
@@ -675,14 +680,12 @@ func (db *DB) Check() error {
 					errs = append(errs, fmt.Errorf("story %s: %w", s.ID, err))
 					continue
 				}
-				iv := items.Get(ik)
-				if iv == nil {
-					errs = append(errs, fmt.Errorf("story %s: member %s missing", s.ID, id))
-					continue
-				}
 				var it Item
-				if err := decode(iv, &it); err != nil {
+				if ok, err := getItem(tx, ik, &it); err != nil {
 					errs = append(errs, fmt.Errorf("item %s: %w", id, err))
+					continue
+				} else if !ok {
+					errs = append(errs, fmt.Errorf("story %s: member %s missing", s.ID, id))
 					continue
 				}
 				if it.Story != s.ID {
@@ -697,9 +700,24 @@ func (db *DB) Check() error {
 			errs = append(errs, fmt.Errorf("story_time entry %x has no story", k))
 		}
 		itemTimes := tx.Bucket(bucketItemTime)
+		if err := itemTimes.ForEach(func(k, v []byte) error {
+			if len(v) > 0 && len(k) == 8+idLen && !bytes.Equal(items.Get(k[8:]), k[:8]) {
+				errs = append(errs, fmt.Errorf("item_time entry %x: items does not point at it", k))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 		return items.ForEach(func(k, v []byte) error {
+			rec := v
+			if len(v) == 8 {
+				if rec = itemTimes.Get(pointerKey(v, k)); len(rec) == 0 {
+					errs = append(errs, fmt.Errorf("item %x: no record at its item_time entry", k))
+					return nil
+				}
+			}
 			var it Item
-			if err := decode(v, &it); err != nil {
+			if err := decode(rec, &it); err != nil {
 				errs = append(errs, fmt.Errorf("item %x: %w", k, err))
 				return nil
 			}
@@ -707,8 +725,9 @@ func (db *DB) Check() error {
 			if err != nil || stories.Get(sk) == nil {
 				errs = append(errs, fmt.Errorf("item %s: story %q missing", it.ID, it.Story))
 			}
-			if itemTimes.Get(timeKey(it.FirstSeen, k)) == nil {
-				errs = append(errs, fmt.Errorf("item %s: no item_time entry", it.ID))
+			tk := timeKey(it.FirstSeen, k)
+			if itemTimes.Get(tk) == nil || (len(v) == 8 && !bytes.Equal(tk, pointerKey(v, k))) {
+				errs = append(errs, fmt.Errorf("item %s: no item_time entry at its first-seen time", it.ID))
 			}
 			return nil
 		})

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,10 +15,11 @@ import (
 // Buckets added after schema 1 was first released. Open creates them in an
 // older file; a read-only open of such a file treats them as empty.
 var (
-	bucketFeatures  = []byte("features")
-	bucketOverrides = []byte("overrides")
+	bucketFeatures     = []byte("features")
+	bucketOverrides    = []byte("overrides")
+	bucketItemFeatures = []byte("item_features")
 
-	addedBuckets = [][]byte{bucketFeatures, bucketOverrides, bucketHosts}
+	addedBuckets = [][]byte{bucketFeatures, bucketOverrides, bucketHosts, bucketItemFeatures}
 )
 
 func addedBucket(name []byte) bool {
@@ -39,9 +41,9 @@ var ErrOverride = errors.New("cannot apply override")
 // putDedupe writes a batch's dedupe features and related-story links.
 func (w *writer) putDedupe(b *Batch) error {
 	if len(b.Features) > 0 {
-		story := map[string]string{}
+		items := make(map[string]*Item, len(b.Items))
 		for i := range b.Items {
-			story[b.Items[i].ID] = b.Items[i].Story
+			items[b.Items[i].ID] = &b.Items[i]
 		}
 		ids := make([]string, 0, len(b.Features))
 		for id := range b.Features {
@@ -49,11 +51,11 @@ func (w *writer) putDedupe(b *Batch) error {
 		}
 		slices.Sort(ids)
 		for _, id := range ids {
-			st, ok := story[id]
+			it, ok := items[id]
 			if !ok {
 				return fmt.Errorf("%w: features of item %s, which is not in the batch", ErrInvalidBatch, id)
 			}
-			if err := putFeatures(w.tx, id, st, b.Features[id]); err != nil {
+			if err := putFeatures(w.tx, it, b.Features[id]); err != nil {
 				return fmt.Errorf("item %s: %w", id, err)
 			}
 		}
@@ -78,32 +80,60 @@ func (w *writer) putDedupe(b *Batch) error {
 }
 
 // A features record is the 8-byte key of the item's story followed by the
-// dedupe engine's own encoding of the item's features.
-func putFeatures(tx *bolt.Tx, id, story string, feat []byte) error {
-	k, err := idKey(id)
+// dedupe engine's own encoding of the item's features. It is kept in
+// item_features under the item's item_time key, so that, like the item
+// records (see itemstore.go), features are appended in first-seen order
+// and read in that order at start-up. Older builds kept them in features,
+// keyed by item ID; those are still read, and go when the item's features
+// are next written.
+func putFeatures(tx *bolt.Tx, it *Item, feat []byte) error {
+	k, err := idKey(it.ID)
 	if err != nil {
 		return err
 	}
-	sk, err := idKey(story)
+	sk, err := idKey(it.Story)
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucketFeatures).Put(k, append(sk, feat...))
+	if err := tx.Bucket(bucketFeatures).Delete(k); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketItemFeatures).Put(timeKey(it.FirstSeen, k), append(sk, feat...))
 }
 
-// setFeaturesStory points an item's features record at another story, when
-// an override moves the item.
-func setFeaturesStory(tx *bolt.Tx, k []byte, story string) error {
-	b := tx.Bucket(bucketFeatures)
-	v := b.Get(k)
-	if len(v) < idLen {
-		return nil // no features stored: the index rebuild reads the item
-	}
+// setFeaturesStory points the features record of item it, whose key is k,
+// at another story, when an override moves the item.
+func setFeaturesStory(tx *bolt.Tx, k []byte, it *Item, story string) error {
 	sk, err := idKey(story)
 	if err != nil {
 		return err
 	}
-	return b.Put(k, append(sk, v[idLen:]...))
+	for _, at := range []struct {
+		bucket []byte
+		key    []byte
+	}{{bucketItemFeatures, timeKey(it.FirstSeen, k)}, {bucketFeatures, k}} {
+		b := tx.Bucket(at.bucket)
+		if v := b.Get(at.key); len(v) >= idLen {
+			return b.Put(at.key, append(sk, v[idLen:]...))
+		}
+	}
+	return nil // no features stored: the index rebuild reads the item
+}
+
+// moveFeatures moves the features record of the item with key k from its
+// item_time key at time from to the one at time to.
+func moveFeatures(tx *bolt.Tx, k []byte, from, to time.Time) error {
+	b := tx.Bucket(bucketItemFeatures)
+	fk := timeKey(from, k)
+	v := b.Get(fk)
+	if v == nil {
+		return nil
+	}
+	v = bytes.Clone(v)
+	if err := b.Delete(fk); err != nil {
+		return err
+	}
+	return b.Put(timeKey(to, k), v)
 }
 
 // IndexEntry is what the dedupe index needs of one stored item at start-up.
@@ -123,14 +153,14 @@ type IndexEntry struct {
 // one transaction and stops at the first error fn returns.
 func (db *DB) ForEachIndexEntry(ctx context.Context, since time.Time, fn func(*IndexEntry) error) error {
 	return db.bolt.View(func(tx *bolt.Tx) error {
-		items, feats := tx.Bucket(bucketItems), tx.Bucket(bucketFeatures)
+		items, feats, itemFeats := tx.Bucket(bucketItems), tx.Bucket(bucketFeatures), tx.Bucket(bucketItemFeatures)
 		c := tx.Bucket(bucketItemTime).Cursor()
 		var e IndexEntry
-		k, _ := c.First()
+		k, rec := c.First()
 		if since.After(time.Unix(0, 0)) { // keys are unsigned: earlier times all sort first
-			k, _ = c.Seek(timeKey(since, make([]byte, idLen)))
+			k, rec = c.Seek(timeKey(since, make([]byte, idLen)))
 		}
-		for ; k != nil; k, _ = c.Next() {
+		for ; k != nil; k, rec = c.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -140,15 +170,20 @@ func (db *DB) ForEachIndexEntry(ctx context.Context, since time.Time, fn func(*I
 			id := k[8:]
 			e = IndexEntry{ID: fmt.Sprintf("%x", id), FirstSeen: time.Unix(0, int64(beUint64(k))).UTC()}
 			var v []byte
-			if feats != nil {
+			if itemFeats != nil {
+				v = itemFeats.Get(k)
+			}
+			if len(v) <= idLen && feats != nil {
 				v = feats.Get(id)
 			}
 			if len(v) > idLen {
 				e.Story, e.Features = fmt.Sprintf("%x", v[:idLen]), v[idLen:]
 			} else {
-				iv := items.Get(id)
-				if iv == nil {
-					continue
+				iv := rec
+				if len(iv) == 0 { // an item of the old layout
+					if iv = items.Get(id); iv == nil {
+						continue
+					}
 				}
 				var it Item
 				if err := decode(iv, &it); err != nil {
@@ -197,13 +232,11 @@ func (db *DB) Split(ctx context.Context, itemID string, now time.Time) (string, 
 	}
 	var into string
 	err = db.update(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketItems).Get(k)
-		if v == nil {
-			return fmt.Errorf("item %s: %w", itemID, ErrNotFound)
-		}
 		var it Item
-		if err := decode(v, &it); err != nil {
-			return fmt.Errorf("item %s: %w", itemID, err)
+		if ok, err := getItem(tx, k, &it); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("item %s: %w", itemID, ErrNotFound)
 		}
 		w := writer{tx: tx, stories: map[string]*Story{}}
 		from, err := w.story(it.Story)
@@ -260,19 +293,16 @@ func (db *DB) Merge(ctx context.Context, into, from string, now time.Time) (int,
 		if err != nil {
 			return err
 		}
-		items := tx.Bucket(bucketItems)
 		for _, id := range slices.Clone(src.Items) {
 			ik, err := idKey(id)
 			if err != nil {
 				return err
 			}
 			var it Item
-			v := items.Get(ik)
-			if v == nil {
+			if ok, err := getItem(tx, ik, &it); err != nil {
+				return err
+			} else if !ok {
 				return fmt.Errorf("%w: story %s lists missing item %s", ErrCorrupt, from, id)
-			}
-			if err := decode(v, &it); err != nil {
-				return fmt.Errorf("item %s: %w", id, err)
 			}
 			it.Match = Match{Level: "manual", Score: it.Match.Score, Shared: it.Match.Shared,
 				Reason: fmt.Sprintf("story %s merged into %s by hand", from, into)}
@@ -310,7 +340,7 @@ func (db *DB) move(w *writer, it *Item, into string, now time.Time) error {
 	if err := w.putItem(it); err != nil {
 		return fmt.Errorf("item %s: %w", it.ID, err)
 	}
-	if err := setFeaturesStory(w.tx, k, into); err != nil {
+	if err := setFeaturesStory(w.tx, k, it, into); err != nil {
 		return err
 	}
 	return nil

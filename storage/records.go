@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -20,8 +21,9 @@ type Item struct {
 	URL       string    `json:"url,omitempty"`   // link as published
 	CanonURL  string    `json:"canon,omitempty"` // canonical form of URL, for exact dedupe
 	Summary   string    `json:"summary,omitempty"`
-	Content   string    `json:"content,omitempty"` // sanitised HTML for publishing
-	Text      string    `json:"text,omitempty"`    // plain article text used by dedupe
+	Content   string    `json:"content,omitempty"`  // lead of the sanitised HTML
+	Text      string    `json:"text,omitempty"`     // plain text: its first paragraph once stored
+	TextLen   int       `json:"text_len,omitempty"` // runes in the whole text, which dedupe read
 	Category  string    `json:"category,omitempty"`
 	Cites     []string  `json:"cites,omitempty"`    // outlets the article credits
 	Published time.Time `json:"published,omitzero"` // zero when the source gave no date
@@ -81,13 +83,13 @@ type SourceState struct {
 	LastError    string    `json:"last_error,omitempty"`
 	Disabled     bool      `json:"disabled,omitempty"` // 410 Gone: not fetched until its configured URL changes
 	Items        int       `json:"items,omitempty"`    // items in the last successful fetch
+	// FeedTTL is the RSS <ttl> of the last body parsed: a floor on the
+	// time between two fetches, like Cache-Control max-age.
+	FeedTTL time.Duration `json:"feed_ttl,omitempty"`
 	// Files maps each file of a directory source, by its path inside the
 	// directory, to the ID of its item, so that a poll can tell which
 	// files were removed since the last one.
 	Files map[string]string `json:"files,omitempty"`
-	// FeedTTL is the RSS <ttl> of the last body parsed: a floor on the
-	// time between two fetches, like Cache-Control max-age.
-	FeedTTL time.Duration `json:"feed_ttl,omitempty"`
 }
 
 // ItemID derives an item's ID from the name of the source that delivered it
@@ -129,7 +131,20 @@ func u64(v uint64) []byte {
 // recordV1 marks a record encoded as JSON.
 const recordV1 = 1
 
+// encode encodes a record: items and stories in the compact binary form
+// (recordV2, see codec.go) unless a time of theirs is out of its range,
+// everything else as JSON.
 func encode(v any) ([]byte, error) {
+	switch r := v.(type) {
+	case *Item:
+		if nanoTimes(r.Published, r.FirstSeen, r.Updated) {
+			return encodeItem(r), nil
+		}
+	case *Story:
+		if nanoTimes(r.FirstSeen, r.Updated) {
+			return encodeStory(r), nil
+		}
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
@@ -143,11 +158,36 @@ func decode(b []byte, v any) error {
 	if len(b) == 0 {
 		return fmt.Errorf("%w: empty record", ErrCorrupt)
 	}
-	if b[0] != recordV1 {
-		return fmt.Errorf("%w: unknown record version %d", ErrCorrupt, b[0])
+	switch b[0] {
+	case recordV1:
+		if err := json.Unmarshal(b[1:], v); err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		return nil
+	case recordV2:
+		switch r := v.(type) {
+		case *Item:
+			return decodeItem(b[1:], r)
+		case *Story:
+			return decodeStory(b[1:], r)
+		}
+		return fmt.Errorf("%w: binary record read as %T", ErrCorrupt, v)
 	}
-	if err := json.Unmarshal(b[1:], v); err != nil {
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	return nil
+	return fmt.Errorf("%w: unknown record version %d", ErrCorrupt, b[0])
 }
+
+// nanoTimes reports whether every non-zero t is within the range of Unix
+// nanoseconds (years 1678 to 2262), which the binary form stores.
+func nanoTimes(ts ...time.Time) bool {
+	for _, t := range ts {
+		if !t.IsZero() && (t.Before(minNano) || t.After(maxNano)) {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	minNano = time.Unix(0, math.MinInt64+1)
+	maxNano = time.Unix(0, math.MaxInt64)
+)

@@ -87,7 +87,7 @@ func (sv *StoryView) RepresentativeBy(p Policy) int {
 		var longest []int
 		most := -1
 		for _, i := range cand {
-			switch n := utf8.RuneCountInString(sv.Members[i].Text); {
+			switch n := max(sv.Members[i].TextLen, utf8.RuneCountInString(sv.Members[i].Text)); {
 			case n > most:
 				longest, most = []int{i}, n
 			case n == most:

@@ -164,12 +164,8 @@ var itemBuckets = [][]byte{[]byte("features")}
 // its story.
 func (w *writer) expireItem(k []byte) error {
 	items := w.tx.Bucket(bucketItems)
-	v := items.Get(k)
-	if v == nil {
-		return nil
-	}
 	var it Item
-	if err := decode(v, &it); err != nil {
+	if ok, err := getItem(w.tx, k, &it); err != nil || !ok {
 		return err
 	}
 	if err := items.Delete(k); err != nil {
@@ -181,9 +177,11 @@ func (w *writer) expireItem(k []byte) error {
 	}
 	// Item bodies, when the schema keeps them apart, are keyed like
 	// item_time.
-	if texts := w.tx.Bucket([]byte("texts")); texts != nil {
-		if err := texts.Delete(tk); err != nil {
-			return err
+	for _, name := range [][]byte{[]byte("texts"), bucketItemFeatures} {
+		if b := w.tx.Bucket(name); b != nil {
+			if err := b.Delete(tk); err != nil {
+				return err
+			}
 		}
 	}
 	for _, name := range itemBuckets {

@@ -73,6 +73,10 @@ type Poll struct {
 	Timeout              time.Duration // whole-request timeout of one fetch
 	MaxBodySize          int64         // bytes; a bigger feed is an error
 	UserAgent            string        // "" means "storyfeed/VERSION (+https://github.com/storyfeed/storyfeed)"
+	// MemoryLimit is the process's soft memory limit in bytes (Go's
+	// debug.SetMemoryLimit): the garbage collector works harder as the
+	// heap nears it. 0 means none.
+	MemoryLimit int64
 }
 
 // Dedupe configures story clustering. The thresholds are those of
@@ -113,6 +117,7 @@ func Default() Config {
 			ConnectTimeout: 10 * time.Second,
 			Timeout:        30 * time.Second,
 			MaxBodySize:    10 << 20,
+			MemoryLimit:    96 << 20,
 		},
 		Dedupe: Dedupe{
 			Window:   72 * time.Hour,
@@ -300,6 +305,9 @@ func (c *Config) validate() Errors {
 	}
 	if c.Poll.MaxBodySize < 1024 {
 		add(c.errorf("poll.max_body_size", "must be at least 1024 bytes, got %d", c.Poll.MaxBodySize))
+	}
+	if c.Poll.MemoryLimit != 0 && c.Poll.MemoryLimit < 16<<20 {
+		add(c.errorf("poll.memory_limit", "must be 0 (none) or at least 16 MiB (16777216), got %d", c.Poll.MemoryLimit))
 	}
 	if c.Dedupe.Window <= 0 {
 		add(c.errorf("dedupe.window", "must be positive"))

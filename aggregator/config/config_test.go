@@ -27,7 +27,7 @@ func TestExampleIsDefault(t *testing.T) {
 	}
 	// Every key Default() has must be documented in the example.
 	for _, key := range []string{"path", "listen", "base_url", "title", "token", "representative", "preferred", "schedule", "allow_private_networks",
-		"workers", "per_host", "host_gap", "connect_timeout", "timeout", "max_body_size", "user_agent", "window", "similar", "similar_headline", "near", "level", "format"} {
+		"workers", "per_host", "host_gap", "connect_timeout", "timeout", "max_body_size", "memory_limit", "user_agent", "window", "similar", "similar_headline", "near", "level", "format"} {
 		if !strings.Contains(string(data), "\n"+key+" = ") {
 			t.Errorf("config.example.toml does not document %q", key)
 		}
@@ -234,6 +234,28 @@ func TestPoliteness(t *testing.T) {
 	for _, want := range []string{"p.toml:2: poll.per_host", "p.toml:3: poll.host_gap", "p.toml:4: poll.connect_timeout"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse of bad politeness settings = %v, want a problem %q", err, want)
+		}
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		want int64
+		bad  bool
+	}{
+		{"", 96 << 20, false},
+		{"[poll]\nmemory_limit = 0\n", 0, false},
+		{"[poll]\nmemory_limit = 268435456\n", 256 << 20, false},
+		{"[poll]\nmemory_limit = 1000\n", 0, true},
+		{"[poll]\nmemory_limit = \"96MiB\"\n", 0, true},
+	} {
+		c, err := Parse("m.toml", []byte(tc.src))
+		switch {
+		case tc.bad && (err == nil || !strings.Contains(err.Error(), "m.toml:2: poll.memory_limit")):
+			t.Errorf("%q: %v, want an error at m.toml:2", tc.src, err)
+		case !tc.bad && (err != nil || c.Poll.MemoryLimit != tc.want):
+			t.Errorf("%q: %d, %v; want %d", tc.src, c.Poll.MemoryLimit, err, tc.want)
 		}
 	}
 }

@@ -215,6 +215,11 @@ func (d *decoder) set(full []string, v *unstable.Node) error {
 		err := integer(v, &n)
 		c.Poll.MaxBodySize = int64(n)
 		return err
+	case "poll.memory_limit":
+		var n int
+		err := integer(v, &n)
+		c.Poll.MemoryLimit = int64(n)
+		return err
 	case "poll.user_agent":
 		return str(v, &c.Poll.UserAgent)
 	case "dedupe.window":

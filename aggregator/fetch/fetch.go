@@ -76,8 +76,9 @@ const MaxRedirects = 10
 // Client fetches feeds. It is safe for concurrent use and shares one
 // connection pool among all callers.
 type Client struct {
-	hc  *http.Client
-	opt Options
+	hc     *http.Client
+	opt    Options
+	polite *politeTransport
 }
 
 // New returns a Client.
@@ -126,14 +127,25 @@ func New(opt Options) *Client {
 		}
 		tr = t
 	}
+	polite := newPoliteTransport(tr, opt.PerHost, opt.HostGap, opt.Now)
 	return &Client{
-		opt: opt,
+		opt:    opt,
+		polite: polite,
 		hc: &http.Client{
-			Transport:     newPoliteTransport(tr, opt.PerHost, opt.HostGap, opt.Now),
+			Transport:     polite,
 			CheckRedirect: checkRedirect,
 		},
 	}
 }
+
+// Hold makes the client refuse every request to host (a HostKey) until
+// the given time, with a *HeldError, or longer if it is already held
+// longer. Get holds a host by itself when it answers with a HostHold;
+// callers use Hold to restore holds they stored.
+func (c *Client) Hold(host string, until time.Time) { c.polite.setHold(host, until) }
+
+// Held reports until when host is held; ok is false when it is not.
+func (c *Client) Held(host string) (until time.Time, ok bool) { return c.polite.heldUntil(host) }
 
 // checkRedirect stops after MaxRedirects and records in the fetch's trace
 // whether every redirect so far was permanent.
@@ -267,8 +279,12 @@ func (c *Client) Get(ctx context.Context, rawURL string, v Validators) (*Result,
 		return res, nil
 	case http.StatusOK:
 	default:
-		return nil, &StatusError{URL: rawURL, Final: res.URL, Code: resp.StatusCode,
+		se := &StatusError{URL: rawURL, Final: res.URL, Code: resp.StatusCode,
 			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), now)}
+		if d := se.HostHold(); d > 0 {
+			c.Hold(HostKey(resp.Request.URL), now.Add(d))
+		}
+		return nil, se
 	}
 	if resp.ContentLength > c.opt.MaxBodySize {
 		return nil, fmt.Errorf("fetch %s: %w: Content-Length %d is more than the limit of %d bytes ([poll] max_body_size)",
@@ -291,6 +307,10 @@ func (c *Client) Get(ctx context.Context, rawURL string, v Validators) (*Result,
 
 // fail words the error of a fetch that got no usable response.
 func (c *Client) fail(ctx context.Context, rawURL string, err error) error {
+	var he *HeldError
+	if errors.As(err, &he) {
+		return fmt.Errorf("fetch %s: %w", rawURL, he)
+	}
 	if cause := context.Cause(ctx); errors.As(cause, new(errTimeout)) {
 		return fmt.Errorf("fetch %s: %w after %v ([poll] timeout)", rawURL, ErrTimeout, c.opt.Timeout)
 	}

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -32,9 +33,9 @@ func HostKeyOf(raw string) string {
 }
 
 // politeTransport limits the requests to each host: at most perHost at once
-// (a request holds its slot until its body is closed) and request starts at
-// least gap apart. Redirects go through it too, each counted against the
-// host it goes to.
+// (a request holds its slot until its body is closed), request starts at
+// least gap apart, and none while the host is held. Redirects go through it
+// too, each counted against the host it goes to.
 type politeTransport struct {
 	base    http.RoundTripper
 	perHost int           // 0: no limit
@@ -50,13 +51,50 @@ type hostLimit struct {
 
 	mu   sync.Mutex
 	next time.Time // earliest start of the next request
+	hold time.Time // no request before this
 }
 
-func newPoliteTransport(base http.RoundTripper, perHost int, gap time.Duration, now func() time.Time) http.RoundTripper {
-	if perHost <= 0 && gap <= 0 {
-		return startTimer{base}
-	}
+func newPoliteTransport(base http.RoundTripper, perHost int, gap time.Duration, now func() time.Time) *politeTransport {
 	return &politeTransport{base: base, perHost: perHost, gap: gap, now: now, hosts: map[string]*hostLimit{}}
+}
+
+// HeldError is a request refused without being sent: its host asked for a
+// pause (see Client.Hold).
+type HeldError struct {
+	Host  string // host:port
+	Until time.Time
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("not fetched: %s asked for a pause until %s", e.Host, e.Until.UTC().Format(time.RFC3339))
+}
+
+// setHold holds host until the given time, or longer if it already is.
+func (t *politeTransport) setHold(host string, until time.Time) {
+	h := t.host(host)
+	h.mu.Lock()
+	if until.After(h.hold) {
+		h.hold = until
+	}
+	h.mu.Unlock()
+}
+
+// held returns the error of a request to host now, nil if it is not held.
+func (t *politeTransport) held(key string, h *hostLimit) *HeldError {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.hold.After(t.now()) {
+		return &HeldError{Host: key, Until: h.hold}
+	}
+	return nil
+}
+
+// heldUntil reports until when host is held; ok is false when it is not.
+func (t *politeTransport) heldUntil(host string) (until time.Time, ok bool) {
+	if err := t.held(host, t.host(host)); err != nil {
+		return err.Until, true
+	}
+	return time.Time{}, false
 }
 
 func (t *politeTransport) host(key string) *hostLimit {
@@ -75,7 +113,11 @@ func (t *politeTransport) host(key string) *hostLimit {
 
 func (t *politeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	h := t.host(HostKey(req.URL))
+	key := HostKey(req.URL)
+	h := t.host(key)
+	if err := t.held(key, h); err != nil {
+		return nil, err
+	}
 	if h.slots != nil {
 		select {
 		case h.slots <- struct{}{}:
@@ -88,6 +130,12 @@ func (t *politeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			<-h.slots
 		}
 	})
+	// A request that waited for its turn is refused if the host asked for
+	// a pause meanwhile.
+	if err := t.held(key, h); err != nil {
+		release()
+		return nil, err
+	}
 	if t.gap > 0 {
 		h.mu.Lock()
 		now := t.now()

@@ -65,6 +65,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		return fail(e, "run", err)
 	}
 	d.cfg = cfg
+	defer limitMemory(cfg)()
 	d.log, d.level = newLevelLogger(e.stderr, cfg)
 	d.db, err = openDB(cfg, false)
 	if err != nil {

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 
 	"github.com/storyfeed/storyfeed/aggregator"
+	"github.com/storyfeed/storyfeed/aggregator/config"
 )
 
 func cmdPoll(ctx context.Context, e *env, args []string) int {
@@ -19,6 +21,7 @@ func cmdPoll(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(e, "poll", err)
 	}
+	defer limitMemory(cfg)()
 	log := newLogger(e.stderr, cfg)
 	db, err := openDB(cfg, false)
 	if err != nil {
@@ -36,4 +39,14 @@ func cmdPoll(ctx context.Context, e *env, args []string) int {
 		return fail(e, "poll", err)
 	}
 	return 0
+}
+
+// limitMemory sets the soft memory limit of [poll] memory_limit for the life
+// of a command, and returns the function that restores the one before.
+func limitMemory(cfg config.Config) func() {
+	if cfg.Poll.MemoryLimit <= 0 {
+		return func() {}
+	}
+	prev := debug.SetMemoryLimit(cfg.Poll.MemoryLimit)
+	return func() { debug.SetMemoryLimit(prev) }
 }

@@ -1,0 +1,179 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// A database written before item records moved into item_time holds them
+// in items as JSON. It reads, checks, updates (the item moves) and expires
+// like a new one.
+func TestOldItemLayout(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "old.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	mk := func(guid string, seen time.Time) Item {
+		it := Item{ID: ItemID("old", guid), Feed: "old", GUID: guid, Outlet: "Old", Title: "Title " + guid,
+			Text: "text", Hash: "h" + guid, FirstSeen: seen, Updated: seen, Match: Match{Level: "new"}}
+		it.Story = it.ID
+		return it
+	}
+	a, b := mk("a", t0), mk("b", t0.Add(time.Minute))
+	// Write a and b as the old layout did, by hand.
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, it := range []Item{a, b} {
+			k, _ := idKey(it.ID)
+			js, _ := json.Marshal(&it)
+			if err := tx.Bucket(bucketItems).Put(k, append([]byte{recordV1}, js...)); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketItemTime).Put(timeKey(it.FirstSeen, k), nil); err != nil {
+				return err
+			}
+			st := Story{ID: it.ID, Items: []string{it.ID}, FirstSeen: it.FirstSeen, Updated: it.Updated}
+			if err := putRecord(tx.Bucket(bucketStories), k, &st); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketStoryTime).Put(timeKey(st.Updated, k), nil); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketFeatures).Put(k, append(bytes.Clone(k), "old-"+it.GUID...)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Check(); err != nil {
+		t.Fatalf("old layout: %v", err)
+	}
+	if got, err := db.Item(a.ID); err != nil || got.Title != a.Title {
+		t.Fatalf("old item: %+v, %v", got, err)
+	}
+	features := func() map[string]string {
+		t.Helper()
+		out := map[string]string{}
+		err := db.ForEachIndexEntry(ctx, time.Time{}, func(e *IndexEntry) error {
+			if e.Story == "" {
+				t.Errorf("index entry %s has no story", e.ID)
+			}
+			out[e.ID] = string(e.Features)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if f := features(); f[a.ID] != "old-a" || f[b.ID] != "old-b" {
+		t.Errorf("features of the old layout: %q", f)
+	}
+	// An update moves a into item_time; a new item c goes there directly.
+	a.Title, a.Updated = "Edited", t0.Add(time.Hour)
+	c := mk("c", t0.Add(2*time.Hour))
+	if err := db.Commit(ctx, Batch{Items: []Item{a, c}, Features: map[string][]byte{a.ID: []byte("new-a"), c.ID: []byte("new-c")}}); err != nil {
+		t.Fatal(err)
+	}
+	if f := features(); f[a.ID] != "new-a" || f[b.ID] != "old-b" || f[c.ID] != "new-c" {
+		t.Errorf("features after an update: %q", f)
+	}
+	if err := db.Check(); err != nil {
+		t.Fatalf("mixed layout: %v", err)
+	}
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		for _, it := range []Item{a, b, c} {
+			k, _ := idKey(it.ID)
+			v := tx.Bucket(bucketItems).Get(k)
+			if moved := len(v) == 8; moved == (it.ID == b.ID) {
+				t.Errorf("item %s: items value of %d bytes", it.GUID, len(v))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	if err := db.ForEachItemSince(ctx, t0, func(it *Item) error { seen = append(seen, it.Title); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 3 || seen[0] != "Edited" || seen[1] != b.Title || seen[2] != c.Title {
+		t.Errorf("items in first-seen order: %q", seen)
+	}
+	found, _, err := db.Items([]string{a.ID, b.ID, c.ID})
+	if err != nil || len(found) != 3 || found[a.ID].Title != "Edited" {
+		t.Errorf("Items: %v, %v", found, err)
+	}
+	if _, err := db.Split(ctx, a.ID, t0); err == nil {
+		t.Error("split of a lone item: no error")
+	}
+	if _, err := db.Merge(ctx, c.ID, b.ID, t0.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Check(); err != nil {
+		t.Fatalf("after a merge: %v", err)
+	}
+	if f := features(); f[b.ID] != "old-b" || f[c.ID] != "new-c" {
+		t.Errorf("features after a merge: %q", f)
+	}
+	var stories []string
+	_ = db.ForEachIndexEntry(ctx, time.Time{}, func(e *IndexEntry) error { stories = append(stories, e.Story); return nil })
+	if len(stories) != 3 || stories[1] != c.ID || stories[2] != c.ID {
+		t.Errorf("stories of the index entries after merging b into c: %q", stories)
+	}
+	ex, err := db.Expire(ctx, t0.Add(90*time.Minute), 0, t0.Add(4*time.Hour), 10)
+	if err != nil || len(ex.Items) != 2 {
+		t.Fatalf("expire: %+v, %v; want a and b gone", ex, err)
+	}
+	if err := db.Check(); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+	if _, err := db.Item(b.ID); err == nil {
+		t.Error("expired item still read")
+	}
+	if f := features(); len(f) != 1 || f[c.ID] != "new-c" {
+		t.Errorf("features after expiry: %q", f)
+	}
+}
+
+// Check reports an items pointer with no record behind it.
+func TestCheckDanglingItemPointer(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "x.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	it := Item{ID: ItemID("f", "g"), Feed: "f", GUID: "g", Hash: "h", FirstSeen: time.Unix(100, 0).UTC()}
+	it.Story = it.ID
+	if err := db.Commit(context.Background(), Batch{Items: []Item{it}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		k, _ := idKey(it.ID)
+		return tx.Bucket(bucketItemTime).Delete(timeKey(it.FirstSeen, k))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.Check() == nil {
+		t.Error("Check found nothing wrong with an item whose record is gone")
+	}
+	if _, err := db.Item(it.ID); err == nil {
+		t.Error("Item read an item whose record is gone")
+	}
+}
