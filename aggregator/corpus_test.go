@@ -34,9 +34,9 @@ var corpusDir = filepath.Join("..", "..", "shared", "corpus")
 // more.
 const (
 	corpusOKIngest = 1777 // of 1777 ok files: no error, every item stored
-	corpusOKPass   = 1764 // of 1777 ok files: that, and feedparser's stated values too
+	corpusOKPass   = 1768 // of 1777 ok files: that, and feedparser's stated values too
 	corpusAnyPass  = 49   // of 49
-	corpusExpected = 696  // of 709 feedparser_expect titles, links and texts checked
+	corpusExpected = 700  // of 709 feedparser_expect titles, links and texts checked
 )
 
 // corpusEntry is one line of MANIFEST.tsv.
