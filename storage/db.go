@@ -38,7 +38,7 @@ var (
 )
 
 // allocSize is how much bbolt grows the file by, once it is past that size.
-const allocSize = 4 << 20
+const allocSize = 2 << 20
 
 // Options configure Open. The zero value is usable.
 type Options struct {
@@ -88,7 +88,7 @@ func Open(path string, opt Options) (*DB, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	// bbolt grows a file past its allocation size 16 MiB at a time; 4 MiB
+	// bbolt grows a file past its allocation size 16 MiB at a time; 2 MiB
 	// keeps the slack of a growing database small at the cost of a few more
 	// truncations.
 	bdb.AllocSize = allocSize
@@ -291,10 +291,10 @@ func (w *writer) putItem(it *Item) error {
 	if err := putItemRecord(w.tx, k, it, prev); err != nil {
 		return err
 	}
-	if err := putFirst(w.tx.Bucket(bucketURLs), it.CanonURL, k); err != nil {
+	if err := putFirst(w.tx.Bucket(bucketURLs), bucketURLs, it.CanonURL, k); err != nil {
 		return err
 	}
-	if err := putFirst(w.tx.Bucket(bucketHashes), it.Hash, k); err != nil {
+	if err := putFirst(w.tx.Bucket(bucketHashes), bucketHashes, it.Hash, k); err != nil {
 		return err
 	}
 	if exists && old.Story != it.Story {
@@ -365,14 +365,6 @@ func putRecord(b *bolt.Bucket, k []byte, v any) error {
 	return b.Put(k, enc)
 }
 
-// putFirst maps key to id unless key is empty or already mapped.
-func putFirst(b *bolt.Bucket, key string, id []byte) error {
-	if key == "" || b.Get([]byte(key)) != nil {
-		return nil
-	}
-	return b.Put([]byte(key), id)
-}
-
 // Item returns the item with the given ID, or ErrNotFound.
 func (db *DB) Item(id string) (Item, error) {
 	var it Item
@@ -428,10 +420,7 @@ func (db *DB) ExactMatch(canon, hash string) (story string, by string, ok bool, 
 			key    string
 			by     string
 		}{{bucketURLs, canon, "url"}, {bucketHashes, hash, "hash"}} {
-			if c.key == "" {
-				continue
-			}
-			id := tx.Bucket(c.bucket).Get([]byte(c.key))
+			id := getFirst(tx.Bucket(c.bucket), c.bucket, c.key)
 			if id == nil {
 				continue
 			}

@@ -177,3 +177,61 @@ func TestCheckDanglingItemPointer(t *testing.T) {
 		t.Error("Item read an item whose record is gone")
 	}
 }
+
+// Content hashes are index keys of 16 bytes now; keys written as hex text
+// by older builds still match, are not shadowed by a second entry, and go
+// with their item.
+func TestHashKeyForms(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "h.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	const hexHash = "00112233445566778899aabbccddeeff"
+	old := Item{ID: ItemID("f", "old"), Feed: "f", GUID: "old", Hash: hexHash, FirstSeen: time.Unix(100, 0).UTC()}
+	old.Story = old.ID
+	if err := db.Commit(ctx, Batch{Items: []Item{old}}); err != nil {
+		t.Fatal(err)
+	}
+	// Rewrite its hashes entry in the old, textual form.
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHashes)
+		keys := hashKeys(hexHash)
+		id := bytes.Clone(b.Get(keys[0]))
+		if id == nil {
+			t.Fatal("no binary hashes entry")
+		}
+		if err := b.Delete(keys[0]); err != nil {
+			return err
+		}
+		return b.Put(keys[1], id)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	story, by, ok, err := db.ExactMatch("", hexHash)
+	if err != nil || !ok || story != old.Story || by != "hash" {
+		t.Fatalf("ExactMatch on an old key: %q %q %v %v", story, by, ok, err)
+	}
+	twin := Item{ID: ItemID("g", "twin"), Feed: "g", GUID: "twin", Hash: hexHash, FirstSeen: time.Unix(200, 0).UTC(), Story: old.Story}
+	if err := db.Commit(ctx, Batch{Items: []Item{twin}}); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (n int) {
+		_ = db.bolt.View(func(tx *bolt.Tx) error { n = tx.Bucket(bucketHashes).Stats().KeyN; return nil })
+		return n
+	}
+	if n := count(); n != 1 {
+		t.Errorf("hashes entries after a second item with the same hash: %d, want 1 (the first item's)", n)
+	}
+	if _, err := db.Expire(ctx, time.Unix(150, 0), 0, time.Unix(300, 0), 10); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Errorf("hashes entries after the first item expired: %d, want 0", n)
+	}
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
