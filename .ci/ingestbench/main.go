@@ -4,6 +4,7 @@
 //	ingestbench gofeed DIR         parse every feed file of DIR with gofeed alone; print its CPU time
 //	ingestbench db PATH            print the item, story and source counts and the bytes per item
 //	ingestbench poll CONFIG CPU MEM  one `storyfeed poll` in process, writing a CPU and a heap profile
+//	ingestbench index PATH         the live heap of a dedupe index built from every item of a database
 //
 // It is a benchmark tool, not part of storyfeed.
 package main
@@ -27,6 +28,7 @@ import (
 
 	"github.com/storyfeed/storyfeed/aggregator"
 	"github.com/storyfeed/storyfeed/aggregator/config"
+	"github.com/storyfeed/storyfeed/dedupe"
 	"github.com/storyfeed/storyfeed/storage"
 )
 
@@ -45,10 +47,12 @@ func run(args []string, w io.Writer) error {
 		return parseAll(w, args[1])
 	case len(args) == 2 && args[0] == "db":
 		return dbStats(w, args[1])
+	case len(args) == 2 && args[0] == "index":
+		return indexHeap(w, args[1])
 	case len(args) == 4 && args[0] == "poll":
 		return profilePoll(w, args[1], args[2], args[3])
 	}
-	return fmt.Errorf("usage: ingestbench config OPML DB | gofeed DIR | db PATH | poll CONFIG CPU MEM")
+	return fmt.Errorf("usage: ingestbench config OPML DB | gofeed DIR | db PATH | poll CONFIG CPU MEM | index PATH")
 }
 
 type outline struct {
@@ -205,4 +209,46 @@ func profilePoll(w io.Writer, cfgPath, cpuPath, memPath string) error {
 	defer mem.Close()
 	runtime.GC()
 	return pprof.Lookup("allocs").WriteTo(mem, 0)
+}
+
+// indexHeap builds a dedupe index from the stored features of every item
+// of the database at path, as the writer does at start-up, and prints the
+// heap it holds: the floor of the daemon's memory for that window.
+func indexHeap(w io.Writer, path string) error {
+	db, err := storage.Open(path, storage.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	idx := dedupe.New(dedupe.Options{})
+	var f dedupe.Features
+	n := 0
+	start := time.Now()
+	err = db.ForEachIndexEntry(context.Background(), time.Time{}, func(e *storage.IndexEntry) error {
+		if e.Features == nil {
+			return fmt.Errorf("item %s has no stored features", e.ID)
+		}
+		if err := f.UnmarshalBinary(e.Features); err != nil {
+			return err
+		}
+		idx.AddFeatures(&f, e.Story, e.FirstSeen)
+		n++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	dur := time.Since(start)
+	after := heap()
+	fmt.Fprintf(w, "index_docs=%d index_heap_mb=%.1f index_bytes_per_doc=%.0f index_build_s=%.2f\n",
+		n, float64(after-before)/(1<<20), float64(after-before)/float64(max(n, 1)), dur.Seconds())
+	runtime.KeepAlive(idx)
+	return nil
 }
