@@ -350,8 +350,9 @@ func trimForStorage(it *storage.Item) {
 	if p, _, ok := strings.Cut(text, "\n\n"); ok {
 		text = p
 	}
-	it.Text = cutWords(text, storedText)
-	it.Summary = cutWords(it.Summary, storedText)
+	// Clones: a lead that is a slice of the whole text would keep it alive.
+	it.Text = strings.Clone(cutWords(text, storedText))
+	it.Summary = strings.Clone(cutWords(it.Summary, storedText))
 	it.Content = htmlLead(it.Content, storedContent)
 }
 
