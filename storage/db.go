@@ -171,6 +171,9 @@ func (db *DB) Generation() uint64 { return db.gen.Load() }
 type Batch struct {
 	// Source, when non-nil, replaces the stored state of Source.Name.
 	Source *SourceState
+	// Sources replace the stored states of more sources, like Source: the
+	// states of sources that delivered nothing new are written together.
+	Sources []SourceState
 	// Items are new or changed items. Each must have ID and Story set. A new
 	// item joins (or founds) its story; a changed item keeps its place and
 	// moves its story's Updated time forward.
@@ -199,6 +202,12 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 		if b.Source != nil {
 			if err := putRecord(tx.Bucket(bucketSources), []byte(b.Source.Name), b.Source); err != nil {
 				return fmt.Errorf("source %s: %w", b.Source.Name, err)
+			}
+		}
+		for i := range b.Sources {
+			st := &b.Sources[i]
+			if err := putRecord(tx.Bucket(bucketSources), []byte(st.Name), st); err != nil {
+				return fmt.Errorf("source %s: %w", st.Name, err)
 			}
 		}
 		w := writer{tx: tx, stories: map[string]*Story{}}

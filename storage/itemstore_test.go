@@ -235,3 +235,19 @@ func TestHashKeyForms(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCommitSources(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	b := Batch{Source: &SourceState{Name: "a", LastStatus: 304}, Sources: []SourceState{{Name: "b", LastStatus: 304}, {Name: "c", ETag: `"x"`}}}
+	if err := db.Commit(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	all, err := db.Sources()
+	if err != nil || len(all) != 3 || all[2].ETag != `"x"` || all[1].LastStatus != 304 {
+		t.Errorf("sources: %+v, %v", all, err)
+	}
+}
