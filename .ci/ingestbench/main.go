@@ -3,7 +3,7 @@
 //	ingestbench config OPML DB     print a storyfeed config subscribing to every feed of a feedfarm OPML
 //	ingestbench gofeed DIR         parse every feed file of DIR with gofeed alone; print its CPU time
 //	ingestbench db PATH            print the item, story and source counts and the bytes per item
-//	ingestbench poll CONFIG CPU MEM  one `storyfeed poll` in process, writing a CPU and a heap profile
+//	ingestbench poll CONFIG CPU MEM  one `storyfeed poll` in process, writing a CPU profile and the heap profile at its peak
 //	ingestbench index PATH         the live heap of a dedupe index built from every item of a database
 //
 // It is a benchmark tool, not part of storyfeed.
@@ -196,19 +196,45 @@ func profilePoll(w io.Writer, cfgPath, cpuPath, memPath string) error {
 	if err := pprof.StartCPUProfile(cpu); err != nil {
 		return err
 	}
+	// Every second, a heap profile whenever the heap in use is the largest
+	// so far: memPath ends up with the peak's composition.
+	stop, watched := make(chan struct{}), make(chan error, 1)
+	go func() {
+		var peak uint64
+		var err error
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				watched <- err
+				return
+			case <-tick.C:
+			}
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse <= peak {
+				continue
+			}
+			peak = m.HeapInuse
+			var b bytes.Buffer
+			if err = pprof.Lookup("heap").WriteTo(&b, 0); err == nil {
+				err = os.WriteFile(memPath, b.Bytes(), 0o644)
+			}
+			fmt.Fprintf(os.Stderr, "heap in use %.1f MB (sys %.1f MB)\n", float64(m.HeapInuse)/(1<<20), float64(m.Sys)/(1<<20))
+		}
+	}()
 	c, err := svc.PollOnce(context.Background())
 	pprof.StopCPUProfile()
+	close(stop)
+	if werr := <-watched; err == nil {
+		err = werr
+	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "%+v\n", c)
-	mem, err := os.Create(memPath)
-	if err != nil {
-		return err
-	}
-	defer mem.Close()
-	runtime.GC()
-	return pprof.Lookup("allocs").WriteTo(mem, 0)
+	return nil
 }
 
 // indexHeap builds a dedupe index from the stored features of every item
