@@ -147,6 +147,9 @@ func (db *DB) init(readOnly bool) error {
 			if err := tx.Bucket(bucketMeta).Put(keySchema, u64(SchemaVersion)); err != nil {
 				return err
 			}
+			if err := tx.Bucket(bucketMeta).Put(keyAllFeatures, []byte{1}); err != nil {
+				return err
+			}
 		}
 		if err := createAddedBuckets(tx); err != nil {
 			return err
@@ -218,6 +221,14 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 		}
 		if err := w.putDedupe(&b); err != nil {
 			return err
+		}
+		for i := range b.Items {
+			if _, ok := b.Features[b.Items[i].ID]; !ok {
+				if err := tx.Bucket(bucketMeta).Delete(keyAllFeatures); err != nil {
+					return err
+				}
+				break
+			}
 		}
 		if err := w.flushStories(); err != nil {
 			return err
