@@ -76,7 +76,7 @@ func (n *normalizer) fromFeedItem(feed, category string, base *url.URL, fi *gofe
 		Title:    title,
 		URL:      link,
 		CanonURL: Canonical(link),
-		Content:  clip(n.policy.Sanitize(content), maxContent),
+		Content:  n.sanitizeLead(content),
 		Text:     text,
 		Category: category,
 	}
@@ -108,6 +108,19 @@ func (n *normalizer) fromFeedItem(feed, category string, base *url.URL, fi *gofe
 	it.GUID = clip(guid, 2000)
 	it.ID = storage.ItemID(feed, it.GUID)
 	return it
+}
+
+// sanitizeLead sanitises the lead of an item's HTML: only its first
+// paragraph is kept (trimForStorage), and the sanitiser costs about as much
+// as the feed parser when it reads a whole body. When the raw lead leaves
+// next to nothing (an image, a script), the whole body is sanitised.
+func (n *normalizer) sanitizeLead(s string) string {
+	lead := htmlLead(s, 4*storedContent)
+	out := n.policy.Sanitize(lead)
+	if len(lead) < len(s) && len(out) < storedContent/4 {
+		out = n.policy.Sanitize(s)
+	}
+	return clip(out, maxContent)
 }
 
 // fromArticle converts an article file; rel is its path inside the source
@@ -399,8 +412,9 @@ func trimForStorage(it *storage.Item) {
 	if p, _, ok := strings.Cut(text, "\n\n"); ok {
 		text = p
 	}
-	it.Text = cutWords(text, storedText)
-	it.Summary = cutWords(it.Summary, storedText)
+	// Clones: a lead that is a slice of the whole text would keep it alive.
+	it.Text = strings.Clone(cutWords(text, storedText))
+	it.Summary = strings.Clone(cutWords(it.Summary, storedText))
 	it.Content = htmlLead(it.Content, storedContent)
 }
 

@@ -101,3 +101,27 @@ func TestTrimForStorage(t *testing.T) {
 		t.Errorf("a short item changed: %+v", short)
 	}
 }
+
+func TestSanitizeLead(t *testing.T) {
+	n := newNormalizer()
+	body := `<p class="x" onclick="evil()">First <b>para</b> with <a href="javascript:alert(1)">a link</a> and enough words to count as a lead of its own, well past eighty bytes.</p>` +
+		strings.Repeat(`<p>More text <script>alert(2)</script>here.</p>`, 100)
+	got := n.sanitizeLead(body)
+	if strings.Contains(got, "onclick") || strings.Contains(got, "javascript") || strings.Contains(got, "script") || len(got) > 4*storedContent {
+		t.Errorf("lead %q: want the start of the body, sanitised", got)
+	}
+	if !strings.HasPrefix(got, "<p>First <b>para</b>") {
+		t.Errorf("lead %q", got)
+	}
+	// A first block that sanitises to nothing: the whole body is sanitised.
+	scripted := `<div><script>` + strings.Repeat("x ", 400) + `</script></div>` + strings.Repeat(`<p>Real text here.</p>`, 50)
+	if got := n.sanitizeLead(scripted); !strings.Contains(got, "Real text here.") || strings.Contains(got, "script") {
+		t.Errorf("lead of a body that starts with a script: %.200q", got)
+	}
+	// Whatever the cut, the result is balanced HTML after trimming.
+	it := storage.Item{Content: n.sanitizeLead(body)}
+	trimForStorage(&it)
+	if !balanced(it.Content) || strings.Contains(it.Content, "More text") || !strings.HasSuffix(it.Content, "eighty bytes.</p>") {
+		t.Errorf("trimmed lead %q: want the first paragraph, balanced", it.Content)
+	}
+}

@@ -90,9 +90,12 @@ type pendingCommit struct {
 
 // committer writes the batches of one cycle in the order the writer
 // decided them, one transaction per source, in a goroutine of its own: the
-// fsync of one source's transaction overlaps the dedupe of the next. After
-// a failure it writes nothing more and collects the new items of every
-// batch it did not write, which the index must forget (forget).
+// fsync of one source's transaction overlaps the dedupe of the next. The
+// states of sources that delivered no items (304, unchanged, failed) that
+// are queued together are written in one transaction: an unchanged cycle
+// costs a few fsyncs, not one per source. After a failure it writes
+// nothing more and collects the new items of every batch it did not
+// write, which the index must forget (finish).
 type committer struct {
 	s      *Service
 	in     chan pendingCommit
@@ -102,25 +105,88 @@ type committer struct {
 	lost   []string // new items not stored; read after done
 }
 
+const (
+	// commitQueue bounds the batches decided and not yet written. Item
+	// batches hold trimmed items (about 1 KB each), so it holds a few MB at
+	// most.
+	commitQueue = 64
+	// stateGroup bounds the source states written in one transaction.
+	stateGroup = 256
+)
+
 func (s *Service) startCommitter(ctx context.Context) *committer {
-	// One batch waits while another is written: enough to overlap them,
-	// and at most two sources' items held here.
-	cm := &committer{s: s, in: make(chan pendingCommit, 1), done: make(chan struct{})}
+	cm := &committer{s: s, in: make(chan pendingCommit, commitQueue), done: make(chan struct{})}
 	go func() {
 		defer close(cm.done)
-		for p := range cm.in {
-			if cm.err == nil {
-				if err := s.commit(ctx, p.batch, p.added); err != nil {
-					cm.err = fmt.Errorf("source %s: %w", p.source, err)
-					cm.failed.Store(true)
+		var next *pendingCommit
+		for {
+			var p pendingCommit
+			if next != nil {
+				p, next = *next, nil
+			} else {
+				var ok bool
+				if p, ok = <-cm.in; !ok {
+					return
 				}
 			}
-			if cm.err != nil {
-				cm.lost = append(cm.lost, p.added...)
+			if p.stateOnly() {
+				p, next = cm.group(p)
 			}
+			cm.write(ctx, p)
 		}
 	}()
 	return cm
+}
+
+// stateOnly means the batch holds a source's state and nothing else (no
+// items, host holds or removals), so that it can share a transaction.
+func (p *pendingCommit) stateOnly() bool {
+	b := &p.batch
+	return len(b.Items) == 0 && len(b.Related) == 0 && len(b.Features) == 0 &&
+		len(b.Holds) == 0 && len(b.Remove) == 0
+}
+
+// group adds to the state-only batch p the state-only batches queued
+// behind it. It returns the group and the first other batch it took from
+// the queue, if any.
+func (cm *committer) group(p pendingCommit) (pendingCommit, *pendingCommit) {
+	var next *pendingCommit
+	n := 1
+loop:
+	for n < stateGroup {
+		select {
+		case q, ok := <-cm.in:
+			if !ok {
+				break loop
+			}
+			if !q.stateOnly() {
+				next = &q
+				break loop
+			}
+			if q.batch.Source != nil {
+				p.batch.Sources = append(p.batch.Sources, *q.batch.Source)
+			}
+			n++
+		default:
+			break loop
+		}
+	}
+	if n > 1 {
+		p.source = fmt.Sprintf("%s and %d more", p.source, n-1)
+	}
+	return p, next
+}
+
+func (cm *committer) write(ctx context.Context, p pendingCommit) {
+	if cm.err == nil {
+		if err := cm.s.commit(ctx, p.batch, p.added); err != nil {
+			cm.err = fmt.Errorf("source %s: %w", p.source, err)
+			cm.failed.Store(true)
+		}
+	}
+	if cm.err != nil {
+		cm.lost = append(cm.lost, p.added...)
+	}
 }
 
 // finish waits for the last batch to be written and returns the first

@@ -38,7 +38,7 @@ var (
 )
 
 // allocSize is how much bbolt grows the file by, once it is past that size.
-const allocSize = 4 << 20
+const allocSize = 2 << 20
 
 // Options configure Open. The zero value is usable.
 type Options struct {
@@ -88,7 +88,7 @@ func Open(path string, opt Options) (*DB, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	// bbolt grows a file past its allocation size 16 MiB at a time; 4 MiB
+	// bbolt grows a file past its allocation size 16 MiB at a time; 2 MiB
 	// keeps the slack of a growing database small at the cost of a few more
 	// truncations.
 	bdb.AllocSize = allocSize
@@ -147,6 +147,9 @@ func (db *DB) init(readOnly bool) error {
 			if err := tx.Bucket(bucketMeta).Put(keySchema, u64(SchemaVersion)); err != nil {
 				return err
 			}
+			if err := tx.Bucket(bucketMeta).Put(keyAllFeatures, []byte{1}); err != nil {
+				return err
+			}
 		}
 		if err := createAddedBuckets(tx); err != nil {
 			return err
@@ -171,6 +174,9 @@ func (db *DB) Generation() uint64 { return db.gen.Load() }
 type Batch struct {
 	// Source, when non-nil, replaces the stored state of Source.Name.
 	Source *SourceState
+	// Sources replace the stored states of more sources, like Source: the
+	// states of sources that delivered nothing new are written together.
+	Sources []SourceState
 	// Items are new or changed items. Each must have ID and Story set. A new
 	// item joins (or founds) its story; a changed item keeps its place and
 	// moves its story's Updated time forward.
@@ -213,6 +219,12 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 		if err := putHolds(tx, b.Holds); err != nil {
 			return err
 		}
+		for i := range b.Sources {
+			st := &b.Sources[i]
+			if err := putRecord(tx.Bucket(bucketSources), []byte(st.Name), st); err != nil {
+				return fmt.Errorf("source %s: %w", st.Name, err)
+			}
+		}
 		w := writer{tx: tx, stories: map[string]*Story{}}
 		for _, id := range b.Remove {
 			k, err := idKey(id)
@@ -230,6 +242,14 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 		}
 		if err := w.putDedupe(&b); err != nil {
 			return err
+		}
+		for i := range b.Items {
+			if _, ok := b.Features[b.Items[i].ID]; !ok {
+				if err := tx.Bucket(bucketMeta).Delete(keyAllFeatures); err != nil {
+					return err
+				}
+				break
+			}
 		}
 		if err := w.flushStories(); err != nil {
 			return err
@@ -312,10 +332,10 @@ func (w *writer) putItem(it *Item) error {
 	if err := putItemRecord(w.tx, k, it, prev); err != nil {
 		return err
 	}
-	if err := putFirst(w.tx.Bucket(bucketURLs), it.CanonURL, k); err != nil {
+	if err := putFirst(w.tx.Bucket(bucketURLs), bucketURLs, it.CanonURL, k); err != nil {
 		return err
 	}
-	if err := putFirst(w.tx.Bucket(bucketHashes), it.Hash, k); err != nil {
+	if err := putFirst(w.tx.Bucket(bucketHashes), bucketHashes, it.Hash, k); err != nil {
 		return err
 	}
 	if exists && old.Story != it.Story {
@@ -386,14 +406,6 @@ func putRecord(b *bolt.Bucket, k []byte, v any) error {
 	return b.Put(k, enc)
 }
 
-// putFirst maps key to id unless key is empty or already mapped.
-func putFirst(b *bolt.Bucket, key string, id []byte) error {
-	if key == "" || b.Get([]byte(key)) != nil {
-		return nil
-	}
-	return b.Put([]byte(key), id)
-}
-
 // Item returns the item with the given ID, or ErrNotFound.
 func (db *DB) Item(id string) (Item, error) {
 	var it Item
@@ -449,10 +461,7 @@ func (db *DB) ExactMatch(canon, hash string) (story string, by string, ok bool, 
 			key    string
 			by     string
 		}{{bucketURLs, canon, "url"}, {bucketHashes, hash, "hash"}} {
-			if c.key == "" {
-				continue
-			}
-			id := tx.Bucket(c.bucket).Get([]byte(c.key))
+			id := getFirst(tx.Bucket(c.bucket), c.bucket, c.key)
 			if id == nil {
 				continue
 			}

@@ -154,6 +154,11 @@ type IndexEntry struct {
 func (db *DB) ForEachIndexEntry(ctx context.Context, since time.Time, fn func(*IndexEntry) error) error {
 	return db.bolt.View(func(tx *bolt.Tx) error {
 		items, feats, itemFeats := tx.Bucket(bucketItems), tx.Bucket(bucketFeatures), tx.Bucket(bucketItemFeatures)
+		if itemFeats != nil && tx.Bucket(bucketMeta).Get(keyAllFeatures) != nil {
+			// Every item has its features in item_features: read that
+			// bucket alone, not the item records beside item_time's keys.
+			return eachFeatures(ctx, itemFeats, since, fn)
+		}
 		c := tx.Bucket(bucketItemTime).Cursor()
 		var e IndexEntry
 		k, rec := c.First()
@@ -197,6 +202,37 @@ func (db *DB) ForEachIndexEntry(ctx context.Context, since time.Time, fn func(*I
 		}
 		return nil
 	})
+}
+
+// keyAllFeatures, in meta, says that every item has its features in
+// item_features (and its record at its item_time entry). A new database
+// starts with it; a batch with an item without features removes it for
+// good, and the index rebuild then walks item_time.
+var keyAllFeatures = []byte("all_features")
+
+// eachFeatures calls fn for every features record of item_features from
+// since on, in first-seen order.
+func eachFeatures(ctx context.Context, b *bolt.Bucket, since time.Time, fn func(*IndexEntry) error) error {
+	c := b.Cursor()
+	k, v := c.First()
+	if since.After(time.Unix(0, 0)) {
+		k, v = c.Seek(timeKey(since, make([]byte, idLen)))
+	}
+	var e IndexEntry
+	for ; k != nil; k, v = c.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if len(k) != 8+idLen || len(v) <= idLen {
+			return fmt.Errorf("%w: item_features entry %x of %d bytes", ErrCorrupt, k, len(v))
+		}
+		e = IndexEntry{ID: fmt.Sprintf("%x", k[8:]), FirstSeen: time.Unix(0, int64(beUint64(k))).UTC(),
+			Story: fmt.Sprintf("%x", v[:idLen]), Features: v[idLen:]}
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func beUint64(b []byte) uint64 {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/hex"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -73,4 +74,51 @@ func putItemRecord(tx *bolt.Tx, k []byte, it, old *Item) error {
 		return err
 	}
 	return tx.Bucket(bucketItems).Put(k, tk[:8:8])
+}
+
+// hashKeys are the keys of the hashes bucket under which content hash h may
+// be stored: its 16 bytes when it is 32 lower-case hex digits (the form
+// written now), then its text (the form older builds wrote).
+func hashKeys(h string) [][]byte {
+	if len(h) == 32 && isLowerHex(h) {
+		bin, _ := hex.DecodeString(h) // valid: checked above
+		return [][]byte{bin, []byte(h)}
+	}
+	return [][]byte{[]byte(h)}
+}
+
+// indexKeys are the keys of an exact-match index (urls, hashes) for key.
+func indexKeys(bucket []byte, key string) [][]byte {
+	if key == "" {
+		return nil
+	}
+	if string(bucket) == string(bucketHashes) {
+		return hashKeys(key)
+	}
+	return [][]byte{[]byte(key)}
+}
+
+// putFirst maps key to id in an exact-match index unless key is empty or
+// already mapped, under any of its forms.
+func putFirst(b *bolt.Bucket, bucket []byte, key string, id []byte) error {
+	keys := indexKeys(bucket, key)
+	if len(keys) == 0 {
+		return nil
+	}
+	for _, k := range keys {
+		if b.Get(k) != nil {
+			return nil
+		}
+	}
+	return b.Put(keys[0], id)
+}
+
+// getFirst returns the ID that an exact-match index maps key to, or nil.
+func getFirst(b *bolt.Bucket, bucket []byte, key string) []byte {
+	for _, k := range indexKeys(bucket, key) {
+		if id := b.Get(k); id != nil {
+			return id
+		}
+	}
+	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,8 +31,12 @@ func TestOldItemLayout(t *testing.T) {
 		return it
 	}
 	a, b := mk("a", t0), mk("b", t0.Add(time.Minute))
-	// Write a and b as the old layout did, by hand.
+	// Write a and b as the old layout did, by hand, in a database without
+	// the all-features mark, as older builds made them.
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketMeta).Delete(keyAllFeatures); err != nil {
+			return err
+		}
 		for _, it := range []Item{a, b} {
 			k, _ := idKey(it.ID)
 			js, _ := json.Marshal(&it)
@@ -175,5 +181,149 @@ func TestCheckDanglingItemPointer(t *testing.T) {
 	}
 	if _, err := db.Item(it.ID); err == nil {
 		t.Error("Item read an item whose record is gone")
+	}
+}
+
+// Content hashes are index keys of 16 bytes now; keys written as hex text
+// by older builds still match, are not shadowed by a second entry, and go
+// with their item.
+func TestHashKeyForms(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "h.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	const hexHash = "00112233445566778899aabbccddeeff"
+	old := Item{ID: ItemID("f", "old"), Feed: "f", GUID: "old", Hash: hexHash, FirstSeen: time.Unix(100, 0).UTC()}
+	old.Story = old.ID
+	if err := db.Commit(ctx, Batch{Items: []Item{old}}); err != nil {
+		t.Fatal(err)
+	}
+	// Rewrite its hashes entry in the old, textual form.
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHashes)
+		keys := hashKeys(hexHash)
+		id := bytes.Clone(b.Get(keys[0]))
+		if id == nil {
+			t.Fatal("no binary hashes entry")
+		}
+		if err := b.Delete(keys[0]); err != nil {
+			return err
+		}
+		return b.Put(keys[1], id)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	story, by, ok, err := db.ExactMatch("", hexHash)
+	if err != nil || !ok || story != old.Story || by != "hash" {
+		t.Fatalf("ExactMatch on an old key: %q %q %v %v", story, by, ok, err)
+	}
+	twin := Item{ID: ItemID("g", "twin"), Feed: "g", GUID: "twin", Hash: hexHash, FirstSeen: time.Unix(200, 0).UTC(), Story: old.Story}
+	if err := db.Commit(ctx, Batch{Items: []Item{twin}}); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (n int) {
+		_ = db.bolt.View(func(tx *bolt.Tx) error { n = tx.Bucket(bucketHashes).Stats().KeyN; return nil })
+		return n
+	}
+	if n := count(); n != 1 {
+		t.Errorf("hashes entries after a second item with the same hash: %d, want 1 (the first item's)", n)
+	}
+	if _, err := db.Expire(ctx, time.Unix(150, 0), 0, time.Unix(300, 0), 10); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Errorf("hashes entries after the first item expired: %d, want 0", n)
+	}
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCommitSources(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	b := Batch{Source: &SourceState{Name: "a", LastStatus: 304}, Sources: []SourceState{{Name: "b", LastStatus: 304}, {Name: "c", ETag: `"x"`}}}
+	if err := db.Commit(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	all, err := db.Sources()
+	if err != nil || len(all) != 3 || all[2].ETag != `"x"` || all[1].LastStatus != 304 {
+		t.Errorf("sources: %+v, %v", all, err)
+	}
+}
+
+// The index rebuild of a database whose items all have features reads
+// item_features alone, and finds what the walk of item_time finds; a batch
+// with an item without features turns the walk back on.
+func TestIndexEntriesFromFeaturesAlone(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "f.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	var batch Batch
+	batch.Features = map[string][]byte{}
+	for i := range 20 {
+		it := Item{ID: ItemID("f", fmt.Sprint(i)), Feed: "f", GUID: fmt.Sprint(i), Hash: fmt.Sprint(i),
+			FirstSeen: time.Unix(int64(1000+i%5), 0).UTC()}
+		it.Story = ItemID("f", fmt.Sprint(i%3))
+		batch.Items = append(batch.Items, it)
+		batch.Features[it.ID] = []byte("feat" + fmt.Sprint(i))
+	}
+	if err := db.Commit(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	entries := func(since time.Time) []string {
+		var out []string
+		if err := db.ForEachIndexEntry(ctx, since, func(e *IndexEntry) error {
+			out = append(out, fmt.Sprintf("%s %s %d %s %v", e.ID, e.Story, e.FirstSeen.Unix(), e.Features, e.Item != nil))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	mark := func() (ok bool) {
+		_ = db.bolt.View(func(tx *bolt.Tx) error { ok = tx.Bucket(bucketMeta).Get(keyAllFeatures) != nil; return nil })
+		return ok
+	}
+	if !mark() {
+		t.Fatal("a new database has no all-features mark")
+	}
+	fast, fastSince := entries(time.Time{}), entries(time.Unix(1003, 0))
+	if len(fast) != 20 || len(fastSince) != 8 {
+		t.Fatalf("%d entries, %d since 1003; want 20 and 8", len(fast), len(fastSince))
+	}
+	if err := db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyAllFeatures) }); err != nil {
+		t.Fatal(err)
+	}
+	if walk := entries(time.Time{}); !slices.Equal(walk, fast) {
+		t.Errorf("from item_features:\n%q\nfrom item_time:\n%q", fast, walk)
+	}
+	if walk := entries(time.Unix(1003, 0)); !slices.Equal(walk, fastSince) {
+		t.Errorf("since 1003, from item_features:\n%q\nfrom item_time:\n%q", fastSince, walk)
+	}
+	// On a marked database, an item without features unmarks it.
+	db2, err := Open(filepath.Join(t.TempDir(), "g.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	bare := Item{ID: ItemID("g", "x"), Feed: "g", GUID: "x", FirstSeen: time.Unix(5, 0).UTC()}
+	bare.Story = bare.ID
+	if err := db2.Commit(ctx, Batch{Items: []Item{bare}}); err != nil {
+		t.Fatal(err)
+	}
+	var got []*Item
+	_ = db2.ForEachIndexEntry(ctx, time.Time{}, func(e *IndexEntry) error { got = append(got, e.Item); return nil })
+	if len(got) != 1 || got[0] == nil || got[0].ID != bare.ID {
+		t.Errorf("an item without features: entries %v, want it with its record", got)
 	}
 }

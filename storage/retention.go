@@ -202,9 +202,11 @@ func (w *writer) expireItem(k []byte) error {
 		key    string
 	}{{bucketURLs, it.CanonURL}, {bucketHashes, it.Hash}} {
 		b := w.tx.Bucket(idx.bucket)
-		if idx.key != "" && bytes.Equal(b.Get([]byte(idx.key)), k) {
-			if err := b.Delete([]byte(idx.key)); err != nil {
-				return err
+		for _, key := range indexKeys(idx.bucket, idx.key) {
+			if bytes.Equal(b.Get(key), k) {
+				if err := b.Delete(key); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -3,7 +3,8 @@
 //	ingestbench config OPML DB     print a storyfeed config subscribing to every feed of a feedfarm OPML
 //	ingestbench gofeed DIR         parse every feed file of DIR with gofeed alone; print its CPU time
 //	ingestbench db PATH            print the item, story and source counts and the bytes per item
-//	ingestbench poll CONFIG CPU MEM  one `storyfeed poll` in process, writing a CPU and a heap profile
+//	ingestbench poll CONFIG CPU MEM  one `storyfeed poll` in process, writing a CPU profile and the heap profile at its peak
+//	ingestbench index PATH         the live heap of a dedupe index built from every item of a database
 //
 // It is a benchmark tool, not part of storyfeed.
 package main
@@ -27,6 +28,7 @@ import (
 
 	"github.com/storyfeed/storyfeed/aggregator"
 	"github.com/storyfeed/storyfeed/aggregator/config"
+	"github.com/storyfeed/storyfeed/dedupe"
 	"github.com/storyfeed/storyfeed/storage"
 )
 
@@ -45,10 +47,12 @@ func run(args []string, w io.Writer) error {
 		return parseAll(w, args[1])
 	case len(args) == 2 && args[0] == "db":
 		return dbStats(w, args[1])
+	case len(args) == 2 && args[0] == "index":
+		return indexHeap(w, args[1])
 	case len(args) == 4 && args[0] == "poll":
 		return profilePoll(w, args[1], args[2], args[3])
 	}
-	return fmt.Errorf("usage: ingestbench config OPML DB | gofeed DIR | db PATH | poll CONFIG CPU MEM")
+	return fmt.Errorf("usage: ingestbench config OPML DB | gofeed DIR | db PATH | poll CONFIG CPU MEM | index PATH")
 }
 
 type outline struct {
@@ -192,17 +196,85 @@ func profilePoll(w io.Writer, cfgPath, cpuPath, memPath string) error {
 	if err := pprof.StartCPUProfile(cpu); err != nil {
 		return err
 	}
+	// Every second, a heap profile whenever the heap in use is the largest
+	// so far: memPath ends up with the peak's composition.
+	stop, watched := make(chan struct{}), make(chan error, 1)
+	go func() {
+		var peak uint64
+		var err error
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				watched <- err
+				return
+			case <-tick.C:
+			}
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse <= peak {
+				continue
+			}
+			peak = m.HeapInuse
+			var b bytes.Buffer
+			if err = pprof.Lookup("heap").WriteTo(&b, 0); err == nil {
+				err = os.WriteFile(memPath, b.Bytes(), 0o644)
+			}
+			fmt.Fprintf(os.Stderr, "heap in use %.1f MB (sys %.1f MB)\n", float64(m.HeapInuse)/(1<<20), float64(m.Sys)/(1<<20))
+		}
+	}()
 	c, err := svc.PollOnce(context.Background())
 	pprof.StopCPUProfile()
+	close(stop)
+	if werr := <-watched; err == nil {
+		err = werr
+	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "%+v\n", c)
-	mem, err := os.Create(memPath)
+	return nil
+}
+
+// indexHeap builds a dedupe index from the stored features of every item
+// of the database at path, as the writer does at start-up, and prints the
+// heap it holds: the floor of the daemon's memory for that window.
+func indexHeap(w io.Writer, path string) error {
+	db, err := storage.Open(path, storage.Options{ReadOnly: true})
 	if err != nil {
 		return err
 	}
-	defer mem.Close()
-	runtime.GC()
-	return pprof.Lookup("allocs").WriteTo(mem, 0)
+	defer db.Close()
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	idx := dedupe.New(dedupe.Options{})
+	var f dedupe.Features
+	n := 0
+	start := time.Now()
+	err = db.ForEachIndexEntry(context.Background(), time.Time{}, func(e *storage.IndexEntry) error {
+		if e.Features == nil {
+			return fmt.Errorf("item %s has no stored features", e.ID)
+		}
+		if err := f.UnmarshalBinary(e.Features); err != nil {
+			return err
+		}
+		idx.AddFeatures(&f, e.Story, e.FirstSeen)
+		n++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	dur := time.Since(start)
+	after := heap()
+	fmt.Fprintf(w, "index_docs=%d index_heap_mb=%.1f index_bytes_per_doc=%.0f index_build_s=%.2f\n",
+		n, float64(after-before)/(1<<20), float64(after-before)/float64(max(n, 1)), dur.Seconds())
+	runtime.KeepAlive(idx)
+	return nil
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,11 @@ import (
 // the first, is reported with its line.
 func (c *Config) decode(data []byte) Errors {
 	d := decoder{c: c, seen: map[string]int{}, sourceSet: false}
+	for i, b := range data {
+		if b == '\n' {
+			d.newlines = append(d.newlines, i)
+		}
+	}
 	c.lines = map[string]int{}
 	var p unstable.Parser
 	p.Reset(data)
@@ -24,7 +30,7 @@ func (c *Config) decode(data []byte) Errors {
 		switch e.Kind {
 		case unstable.Table, unstable.ArrayTable:
 			parts := keyParts(e.Key())
-			line := lineOf(&p, e.Key())
+			line := d.lineOf(e.Key())
 			name := strings.Join(parts, ".")
 			if e.Kind == unstable.ArrayTable {
 				if name != "source" {
@@ -70,6 +76,7 @@ type decoder struct {
 	errs      Errors
 	seen      map[string]int // key path -> line it was set on
 	sourceSet bool           // the file has [[source]]: it replaces the default sources
+	newlines  []int          // offsets of the document's newlines, for lineOf
 }
 
 func (d *decoder) err(line int, key, format string, args ...any) *Error {
@@ -101,17 +108,22 @@ func keyParts(it unstable.Iterator) []string {
 	return parts
 }
 
-func lineOf(p *unstable.Parser, it unstable.Iterator) int {
-	if it.Next() {
-		return p.Shape(it.Node().Raw).Start.Line
+// lineOf is the line of the first node of it. (unstable.Parser.Shape
+// counts lines from the start of the document at every call: quadratic in
+// a config of 1000 sources.)
+func (d *decoder) lineOf(it unstable.Iterator) int {
+	if !it.Next() {
+		return 0
 	}
-	return 0
+	off := int(it.Node().Raw.Offset)
+	n, _ := slices.BinarySearch(d.newlines, off) // newlines before off
+	return n + 1
 }
 
 // keyValue applies one `key = value` line found under table.
 func (d *decoder) keyValue(p *unstable.Parser, table []string, e *unstable.Node) {
 	parts := keyParts(e.Key())
-	line := lineOf(p, e.Key())
+	line := d.lineOf(e.Key())
 	full := append(append([]string{}, table...), parts...)
 	// `source = [{...}]` or top-level dotted keys are legal TOML; route the
 	// common inline forms too, so that they are not silently ignored.
