@@ -227,3 +227,45 @@ func TestNearDuplicate(t *testing.T) {
 		t.Errorf("Match(lightly edited copy) = %q %v %s %.3f (%s), want S near", d.Story, d.Level, d.Measure, d.Score, d.Reason)
 	}
 }
+
+// A headline that would join a story reporting right now needs stronger
+// evidence to join one that went quiet days ago: by then it is as likely
+// the next development, or another event on the topic.
+func TestHeadlineRecency(t *testing.T) {
+	build := func(opt dedupe.Options) *dedupe.Index {
+		x := dedupe.New(opt)
+		for i, h := range []string{
+			"Titanfall beta opens to all Xbox One players",
+			"Respawn opens Titanfall beta to every Xbox One owner",
+			"Fed holds interest rates steady as inflation cools",
+			"Hurricane Delia makes landfall near Corpus Christi",
+			"Nvidia revenue beats estimates on data center demand",
+		} {
+			story := "S-titanfall"
+			if i >= 2 {
+				story = fmt.Sprint("S", i)
+			}
+			x.Add(dedupe.Doc{ID: fmt.Sprint(i), Title: h, Time: day}, story, day)
+		}
+		return x
+	}
+	q := dedupe.Doc{ID: "q", Title: "Titanfall beta now open to Xbox One players", Time: day}
+	s0 := build(dedupe.Options{}).Explain(q, "S-titanfall").Score
+	if s0 <= 0 {
+		t.Fatalf("evidence for the Titanfall headline at the same time: %.3f, want > 0", s0)
+	}
+	x := build(dedupe.Options{Headline: 0.6 * s0})
+	for _, tc := range []struct {
+		after time.Duration
+		want  string
+	}{
+		{time.Hour, "S-titanfall"},
+		{60 * time.Hour, ""}, // within the 72h window, but the story has been quiet for 2.5 days
+	} {
+		d := q
+		d.Time = day.Add(tc.after)
+		if got := x.Match(d); got.Story != tc.want {
+			t.Errorf("Match(headline %v after the story) = %q (%s %.3f: %s), want %q", tc.after, got.Story, got.Measure, got.Score, got.Reason, tc.want)
+		}
+	}
+}

@@ -98,13 +98,14 @@ const (
 	queryTerms      = 8
 	postingsTail    = 128
 	maxCands        = 32
-	selectiveBonus  = 1 << 20 // marks the weight of sharing a term whose whole posting list is read
-	selectiveCands  = 4       // candidates found through such terms, kept besides maxCands
-	headlineTail    = 512     // posting-list tail read for a headline-only item, which has few words
-	backgroundN     = 8       // pseudo-candidates the background score starts from...
-	backgroundPrior = 0.05    // ...with this score each
-	keyEntities     = 8       // main names compared by the entity guard
-	entityOverlap   = 0.6     // share of its main names' weight each side must find in the other
+	selectiveBonus  = 1 << 20        // marks the weight of sharing a term whose whole posting list is read
+	selectiveCands  = 4              // candidates found through such terms, kept besides maxCands
+	headlineTail    = 512            // posting-list tail read for a headline-only item, which has few words
+	backgroundN     = 8              // pseudo-candidates the background score starts from...
+	backgroundPrior = 0.05           // ...with this score each
+	recencyScale    = 24 * time.Hour // a story quiet this long needs twice the headline evidence
+	keyEntities     = 8              // main names compared by the entity guard
+	entityOverlap   = 0.6            // share of its main names' weight each side must find in the other
 )
 
 // New returns an empty index.
@@ -196,6 +197,7 @@ type candidate struct {
 	member    *doc
 	shared    []string
 	blocked   string // why a match was refused, if it was
+	note      string // more on how the score came about, for the reason
 }
 
 func (x *Index) decide(f *Features, only string) Decision {
@@ -285,6 +287,9 @@ func (x *Index) decide(f *Features, only string) Decision {
 		if len(dec.Related) > 0 {
 			dec.Reason += fmt.Sprintf("; also matches %s", strings.Join(dec.Related, ", "))
 		}
+	}
+	if best.note != "" {
+		dec.Reason += " (" + best.note + ")"
 	}
 	return dec
 }
@@ -624,9 +629,15 @@ func (x *Index) headline(q *query, only string) []*candidate {
 		if len(cs) < 1 {
 			continue
 		}
+		raw := ev
+		r, gap := recency(q.time, a.st)
+		ev = float64(ev * r)
 		slices.SortStableFunc(cs, func(a, b contrib) int { return cmpDesc(a.w, b.w) })
-		c := &candidate{st: a.st, level: LevelSimilar, measure: "headline", score: ev, threshold: x.opt.Headline,
+		c := &candidate{st: a.st, level: LevelSimilar, measure: "headline", score: ev, raw: raw, threshold: x.opt.Headline,
 			ratio: ev / x.opt.Headline}
+		if r < 1 {
+			c.note = fmt.Sprintf("%.3f weighed by %.2f: the story has been quiet for %s", raw, r, gap.Round(time.Minute))
+		}
 		for _, s := range cs[:min(len(cs), 8)] {
 			c.shared = append(c.shared, s.term)
 		}
@@ -758,6 +769,29 @@ func (x *Index) inWindow(t int64, st *story) bool {
 	}
 	w := int64(x.opt.Window)
 	return t >= st.first-w && t <= st.last+w
+}
+
+// recency weighs headline evidence by how long the story has been quiet:
+// 1 while the doc falls within the span of the story's dated members,
+// then 1/(1 + gap/recencyScale). Coverage of one event comes in a burst;
+// a headline that shares words with a story that went quiet a day ago is
+// as likely to be the next development, or another event on the same
+// topic, as a report of the same one, so it needs stronger evidence. An
+// undated doc or story is not weighed.
+func recency(t int64, st *story) (float64, time.Duration) {
+	if t == noTime || st.first == noTime {
+		return 1, 0
+	}
+	var gap int64
+	switch {
+	case t > st.last:
+		gap = t - st.last
+	case t < st.first:
+		gap = st.first - t
+	default:
+		return 1, 0
+	}
+	return 1 / (1 + float64(gap)/float64(recencyScale)), time.Duration(gap)
 }
 
 func unixOr(t time.Time) int64 {
