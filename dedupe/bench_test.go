@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/storyfeed/storyfeed/dedupe"
 )
@@ -47,6 +48,7 @@ func BenchmarkMatch(b *testing.B) {
 			blobs = nil
 			b.ReportAllocs()
 			i := 0
+			cpu := cpuTime()
 			for b.Loop() {
 				d := x.Match(queries[i%len(queries)])
 				if d.Level < dedupe.LevelNew {
@@ -54,6 +56,7 @@ func BenchmarkMatch(b *testing.B) {
 				}
 				i++
 			}
+			reportCPU(b, cpu, i)
 			runtime.KeepAlive(x)
 			b.ReportMetric(float64(after-before)/float64(n), "index-B/doc")
 		})
@@ -74,11 +77,22 @@ func BenchmarkExtract(b *testing.B) {
 	docs := randomDocs(100, 5)
 	b.ReportAllocs()
 	i := 0
+	cpu := cpuTime()
 	for b.Loop() {
 		f := dedupe.Extract(&docs[i%len(docs)])
 		if len(f.Terms) == 0 {
 			b.Fatal("no terms")
 		}
 		i++
+	}
+	reportCPU(b, cpu, i)
+}
+
+// reportCPU reports the process's CPU time per operation since start, GC
+// included: on a shared machine it is a steadier figure than ns/op, which
+// counts the time other processes hold the cores.
+func reportCPU(b *testing.B, start time.Duration, ops int) {
+	if used := cpuTime() - start; used > 0 && ops > 0 {
+		b.ReportMetric(float64(used.Nanoseconds())/float64(ops), "cpu-ns/op")
 	}
 }

@@ -63,28 +63,24 @@ func Extract(d *Doc) Features {
 	}
 	drop := outletWords(d.Outlet)
 	title := cleanTitle(d.Title, drop)
-	body := tokens(cleanBody(d.Text), false, drop)
+	tz := tokenizer{drop: drop}
+	body := tz.tokens(cleanBody(d.Text), false)
+	head := tz.tokens(title, true)
 	type acc struct {
 		lead, flat    float64
 		bonus         float64 // headline or slug weight
 		title         bool
 		entity, lower int // capitalised mid-sentence (or a figure); lower case
 	}
-	m := make(map[string]int, 128) // term -> index in accs
-	accs := make([]acc, 0, 128)
-	names := make([]string, 0, 128)
-	get := func(t string) *acc {
-		i, ok := m[t]
-		if !ok {
-			i = len(accs)
-			m[t] = i
+	accs := make([]acc, len(tz.terms), len(tz.terms)+16) // by term index
+	get := func(id int32) *acc {
+		for int(id) >= len(accs) {
 			accs = append(accs, acc{})
-			names = append(names, t)
 		}
-		return &accs[i]
+		return &accs[id]
 	}
-	for _, tk := range tokens(title, true, drop) {
-		a := get(tk.term)
+	for _, tk := range head {
+		a := get(tk.id)
 		a.title, a.bonus = true, titleWeight
 		a.flat++
 		if tk.entity {
@@ -97,12 +93,14 @@ func Extract(d *Doc) Features {
 		// their own: first names and family names alone are shared by
 		// many people.
 		if tk.follows && tk.name && i > 0 && (tk.entity || body[i-1].entity) {
-			a := get(body[i-1].term + "_" + tk.term)
+			tz.buf = append(append(append(tz.buf[:0], body[i-1].term...), '_'), tk.term...)
+			id := tz.term(tz.buf)
+			a := get(id)
 			a.lead += max(w, tailWeight)
 			a.flat++
 			a.entity++
 		}
-		a := get(tk.term)
+		a := get(tk.id)
 		a.lead += max(w, tailWeight)
 		a.flat++
 		switch {
@@ -114,9 +112,12 @@ func Extract(d *Doc) Features {
 		w = float64(w * leadDecay)
 	}
 	f.Long = len(body) >= minBody
-	terms := make([]Term, 0, len(m))
+	terms := make([]Term, 0, len(accs))
 	for i := range accs {
-		t, a := names[i], &accs[i]
+		t, a := tz.terms[i], &accs[i]
+		if a.flat == 0 {
+			continue // a stopword: looked up, never counted
+		}
 		lead := float64(ln(1+a.lead) + a.bonus)
 		flat := 0.0
 		if a.flat > 0 {
@@ -136,17 +137,25 @@ func Extract(d *Doc) Features {
 	slices.Sort(f.Names)
 	f.Names = slices.Compact(f.Names)
 	// Keep the strongest terms: headline words, then by weight.
-	slices.SortFunc(terms, func(a, b Term) int {
-		if c := cmpDesc(keep(a), keep(b)); c != 0 {
+	type ranked struct {
+		k float64
+		i int
+	}
+	rank := make([]ranked, len(terms))
+	for i := range terms {
+		rank[i] = ranked{keep(terms[i]), i}
+	}
+	slices.SortFunc(rank, func(a, b ranked) int {
+		if c := cmpDesc(a.k, b.k); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Text, b.Text)
+		return strings.Compare(terms[a.i].Text, terms[b.i].Text)
 	})
-	if len(terms) > maxTerms {
-		terms = terms[:maxTerms]
+	f.Terms = make([]Term, 0, min(len(terms), maxTerms))
+	for _, r := range rank[:min(len(rank), maxTerms)] {
+		f.Terms = append(f.Terms, terms[r.i])
 	}
-	slices.SortFunc(terms, func(a, b Term) int { return strings.Compare(a.Text, b.Text) })
-	f.Terms = terms
+	slices.SortFunc(f.Terms, func(a, b Term) int { return strings.Compare(a.Text, b.Text) })
 	if f.Long {
 		f.Sim = simhash(body)
 	}
@@ -167,9 +176,14 @@ func keep(t Term) float64 {
 // simhash is the SimHash of the word shingles of a token sequence: each
 // shingle votes on every bit, so texts that share most shingles get hashes
 // that differ in few bits.
+//
+// The votes are counted bit-sliced: plane p holds bit p of the 64
+// counters, and adding a shingle's hash is a ripple-carry addition of one
+// bit to each counter at once, a couple of word operations on average
+// instead of 64 additions.
 func simhash(body []token) uint64 {
-	var v [64]int32
-	n := int32(0)
+	var planes [32]uint64
+	n := 0
 	for i := 0; i+shingleSize <= len(body); i++ {
 		h := uint64(fnvOffset)
 		for j := i; j < i+shingleSize; j++ {
@@ -179,14 +193,20 @@ func simhash(body []token) uint64 {
 			}
 			h = (h ^ ' ') * fnvPrime
 		}
-		for k := range v {
-			v[k] += int32(h >> k & 1)
+		for p := 0; h != 0; p++ {
+			carry := planes[p] & h
+			planes[p] ^= h
+			h = carry
 		}
 		n++
 	}
 	var s uint64
-	for k := range v {
-		if 2*v[k] > n {
+	for k := range 64 {
+		var v int
+		for p := range planes {
+			v |= int(planes[p]>>k&1) << p
+		}
+		if 2*v > n {
 			s |= 1 << k
 		}
 	}

@@ -12,6 +12,7 @@ import (
 // token is one normalised word of a text.
 type token struct {
 	term   string // folded, stemmed form used for matching
+	id     int32  // index of term in the tokenizer's terms
 	entity bool   // a capitalised name in running text, or a number
 	start  bool   // capitalised, but first word of a sentence: may or may not be a name
 	name   bool   // capitalised word
@@ -26,14 +27,64 @@ type token struct {
 // place, organisation or figure) when it is capitalised and not merely the
 // first word of a sentence, or is a number.
 func tokens(s string, isTitle bool, drop map[string]bool) []token {
-	var out []token
+	tz := tokenizer{drop: drop}
+	return tz.tokens(s, isTitle)
+}
+
+// tokenizer is the scratch space of the tokenising of one doc: a buffer in
+// which words are normalised, and the words met so far with what is known
+// of them, so that a word repeated in the text costs one lookup and no
+// allocation. The zero value is ready to use.
+type tokenizer struct {
+	drop  map[string]bool // words that do not count: the outlet's name
+	buf   []byte
+	ids   map[string]int32 // word -> index in terms and skip
+	terms []string
+	kind  []uint8 // by index: wordStop, wordGeneric
+}
+
+const (
+	wordStop    = 1 << iota // a stopword, or a word of the outlet's name: dropped
+	wordGeneric             // a common capitalised word, never an entity
+)
+
+// term returns the index of the word spelt b in tz.terms, adding it.
+func (tz *tokenizer) term(b []byte) int32 {
+	if id, ok := tz.ids[string(b)]; ok {
+		return id
+	}
+	if tz.ids == nil {
+		tz.ids = make(map[string]int32, 128)
+		tz.terms = make([]string, 0, 128)
+		tz.kind = make([]uint8, 0, 128)
+	}
+	t, id := string(b), int32(len(tz.terms))
+	var k uint8
+	if stopwords[t] || tz.drop[t] {
+		k |= wordStop
+	}
+	if generic[t] {
+		k |= wordGeneric
+	}
+	tz.ids[t] = id
+	tz.terms = append(tz.terms, t)
+	tz.kind = append(tz.kind, k)
+	return id
+}
+
+// tokens is the package-level tokens, with tz's scratch space.
+func (tz *tokenizer) tokens(s string, isTitle bool) []token {
+	out := make([]token, 0, len(s)/5+1)
 	sentenceStart := true
 	prev := ' '          // the rune before the current one
 	joined := false      // only spaces since the previous word
 	prevCapital := false // the previous word was capitalised and kept
 	i := 0
 	for i < len(s) {
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
 		if !isWordRune(r) {
 			switch {
 			case r == '.' || r == '!' || r == '?' || r == ':' || r == '\n' || r == '“':
@@ -49,26 +100,52 @@ func tokens(s string, isTitle bool, drop map[string]bool) []token {
 			continue
 		}
 		j := i
+		plain := true // no joiner inside the word: it is one part
 		for j < len(s) {
-			r2, size2 := utf8.DecodeRuneInString(s[j:])
-			if !isWordRune(r2) && !(isJoiner(r2) && j+size2 < len(s) && nextIsWord(s[j+size2:])) {
-				break
+			r2, size2 := rune(s[j]), 1
+			if r2 >= utf8.RuneSelf {
+				r2, size2 = utf8.DecodeRuneInString(s[j:])
+			}
+			if !isWordRune(r2) {
+				if !(isJoiner(r2) && j+size2 < len(s) && nextIsWord(s[j+size2:])) {
+					break
+				}
+				plain = false
 			}
 			j += size2
 		}
 		word := s[i:j]
 		i = j
 		prev = 'a'
-		first, _ := utf8.DecodeRuneInString(word)
+		first := rune(word[0])
+		if first >= utf8.RuneSelf {
+			first, _ = utf8.DecodeRuneInString(word)
+		}
 		capital := unicode.IsUpper(first)
 		numeric := unicode.IsDigit(first)
 		start := sentenceStart
 		sentenceStart = false
 		follows := joined && prevCapital && capital && !numeric
 		joined, prevCapital = true, false
-		for _, part := range splitJoined(word) {
-			term := normalise(part, capital)
-			if term == "" || stopwords[term] || (len(term) < 2 && !numeric) || drop[term] {
+		var one [1]string
+		parts := one[:]
+		switch {
+		case plain:
+			one[0] = word
+		case numeric:
+			one[0] = strings.TrimRight(strings.ReplaceAll(word, ",", ""), ".")
+		default:
+			parts = splitJoined(word)
+		}
+		for _, part := range parts {
+			b := normaliseTo(tz.buf[:0], part, capital)
+			tz.buf = b
+			if len(b) < 2 && (len(b) == 0 || !numeric) {
+				follows = false
+				continue
+			}
+			id := tz.term(b)
+			if tz.kind[id]&wordStop != 0 {
 				follows = false
 				continue
 			}
@@ -76,10 +153,10 @@ func tokens(s string, isTitle bool, drop map[string]bool) []token {
 			// stay capitalised mid-sentence in body text (or all-caps
 			// acronyms) count as names there.
 			ent := numeric || capital && !start && !isTitle || isAcronym(part)
-			if generic[term] {
+			if tz.kind[id]&wordGeneric != 0 {
 				ent = false
 			}
-			out = append(out, token{term: term, entity: ent, start: capital && start && !ent,
+			out = append(out, token{term: tz.terms[id], id: id, entity: ent, start: capital && start && !ent,
 				name: capital && !numeric, follows: follows})
 			follows, prevCapital = capital && !numeric, capital && !numeric
 		}
@@ -87,7 +164,20 @@ func tokens(s string, isTitle bool, drop map[string]bool) []token {
 	return out
 }
 
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+// wordByte marks the ASCII letters and digits.
+var wordByte = func() (t [utf8.RuneSelf]bool) {
+	for c := range utf8.RuneSelf {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+	}
+	return t
+}()
+
+func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return wordByte[r]
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
 
 // isJoiner reports runes that join parts of one word: apostrophes, hyphens,
 // and the separators inside numbers such as 19.3 or 1,000.
@@ -137,34 +227,56 @@ func isAcronym(w string) bool {
 // Capitalised words lose only a plural or transliteration ending: a name
 // such as "Kaling" or "Mining" is not a verb form.
 func normalise(w string, capital bool) string {
-	w = strings.ToLower(w)
-	if !isASCII(w) {
-		w = foldAccents(w)
-	}
-	if w == "" {
-		return ""
-	}
-	if r, _ := utf8.DecodeRuneInString(w); unicode.IsDigit(r) {
-		return w
-	}
-	if capital {
-		return stemName(w)
-	}
-	return stem(w)
+	return string(normaliseTo(nil, w, capital))
 }
 
-// stemName is stem restricted to the endings a name can vary by.
-func stemName(w string) string {
+// normaliseTo appends the normalised form of w to b.
+func normaliseTo(b []byte, w string, capital bool) []byte {
+	if isASCII(w) {
+		for i := 0; i < len(w); i++ {
+			c := w[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
+		}
+	} else {
+		// Lower-casing may turn a rune into ASCII (the Kelvin sign), so
+		// the accents are folded only if some remain.
+		lw := strings.ToLower(w)
+		if !isASCII(lw) {
+			lw = foldAccents(lw)
+		}
+		b = append(b, lw...)
+	}
+	if len(b) == 0 {
+		return b
+	}
+	if r, _ := utf8.DecodeRune(b); unicode.IsDigit(r) {
+		return b
+	}
+	if capital {
+		return stemNameTo(b)
+	}
+	return stemTo(b)
+}
+
+// stemNameTo is stemTo restricted to the endings a name can vary by.
+func stemNameTo(w []byte) []byte {
 	n := len(w)
 	switch {
-	case n > 4 && (strings.HasSuffix(w, "iy") || strings.HasSuffix(w, "yi") || strings.HasSuffix(w, "ii")):
-		return w[:n-2] + "y"
-	case n > 4 && strings.HasSuffix(w, "ies"):
-		return w[:n-3] + "y"
-	case n > 3 && strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us") && !strings.HasSuffix(w, "is"):
+	case n > 4 && (hasSuffix(w, "iy") || hasSuffix(w, "yi") || hasSuffix(w, "ii")):
+		return append(w[:n-2], 'y')
+	case n > 4 && hasSuffix(w, "ies"):
+		return append(w[:n-3], 'y')
+	case n > 3 && hasSuffix(w, "s") && !hasSuffix(w, "ss") && !hasSuffix(w, "us") && !hasSuffix(w, "is"):
 		return w[:n-1]
 	}
 	return w
+}
+
+func hasSuffix(b []byte, s string) bool {
+	return len(b) >= len(s) && string(b[len(b)-len(s):]) == s
 }
 
 func isASCII(s string) bool {
@@ -190,31 +302,34 @@ func foldAccents(s string) string {
 // stem is a light English stemmer: plurals, a few verb endings, and the
 // -iy/-yi/-ii endings of transliterated names. It is deliberately
 // conservative: merging two different words costs precision.
-func stem(w string) string {
+func stem(w string) string { return string(stemTo([]byte(w))) }
+
+// stemTo stems w in place.
+func stemTo(w []byte) []byte {
 	n := len(w)
 	switch {
-	case n > 4 && strings.HasSuffix(w, "iy"), n > 4 && strings.HasSuffix(w, "yi"), n > 4 && strings.HasSuffix(w, "ii"):
-		return w[:n-2] + "y"
-	case n > 4 && strings.HasSuffix(w, "ies"):
-		return w[:n-3] + "y"
-	case n > 4 && (strings.HasSuffix(w, "sses") || strings.HasSuffix(w, "shes") || strings.HasSuffix(w, "ches") || strings.HasSuffix(w, "xes")):
+	case n > 4 && (hasSuffix(w, "iy") || hasSuffix(w, "yi") || hasSuffix(w, "ii")):
+		return append(w[:n-2], 'y')
+	case n > 4 && hasSuffix(w, "ies"):
+		return append(w[:n-3], 'y')
+	case n > 4 && (hasSuffix(w, "sses") || hasSuffix(w, "shes") || hasSuffix(w, "ches") || hasSuffix(w, "xes")):
 		return w[:n-2]
-	case n > 3 && strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us") && !strings.HasSuffix(w, "is"):
+	case n > 3 && hasSuffix(w, "s") && !hasSuffix(w, "ss") && !hasSuffix(w, "us") && !hasSuffix(w, "is"):
 		return w[:n-1]
-	case n > 5 && strings.HasSuffix(w, "ing"):
+	case n > 5 && hasSuffix(w, "ing"):
 		return undouble(w[:n-3])
-	case n > 4 && strings.HasSuffix(w, "ied"):
-		return w[:n-3] + "y"
-	case n > 4 && strings.HasSuffix(w, "ed") && !strings.HasSuffix(w, "eed"):
+	case n > 4 && hasSuffix(w, "ied"):
+		return append(w[:n-3], 'y')
+	case n > 4 && hasSuffix(w, "ed") && !hasSuffix(w, "eed"):
 		return undouble(w[:n-2])
 	}
 	return w
 }
 
 // undouble turns "stopp" (from "stopped") into "stop".
-func undouble(w string) string {
+func undouble(w []byte) []byte {
 	n := len(w)
-	if n >= 3 && w[n-1] == w[n-2] && !strings.ContainsRune("aeiouls", rune(w[n-1])) {
+	if n >= 3 && w[n-1] == w[n-2] && strings.IndexByte("aeiouls", w[n-1]) < 0 {
 		return w[:n-1]
 	}
 	return w
