@@ -269,3 +269,35 @@ func TestHeadlineRecency(t *testing.T) {
 		}
 	}
 }
+
+// Evicting most of a large window, step by step, keeps every remaining
+// doc findable (the index drops the space of removed docs as it goes).
+func TestEvictLargeWindow(t *testing.T) {
+	docs := randomDocs(3000, 7)
+	x := dedupe.New(dedupe.Options{})
+	for i := range docs {
+		docs[i].Hash = "h" + docs[i].ID
+		x.Add(docs[i], "S"+docs[i].ID, docs[i].Time)
+	}
+	for _, keep := range []int{2500, 1200, 1199, 10, 0} {
+		cutoff := docs[len(docs)-keep-1].Time.Add(time.Second)
+		x.Evict(cutoff)
+		if x.Len() != keep {
+			t.Fatalf("after evicting up to %v: %d docs, want %d", cutoff, x.Len(), keep)
+		}
+		for _, i := range []int{len(docs) - keep, len(docs) - 1} {
+			if i >= len(docs) || keep == 0 {
+				continue
+			}
+			copy := docs[i]
+			copy.ID = "copy-" + copy.ID
+			if d := x.Match(copy); d.Story != "S"+docs[i].ID || d.Level != dedupe.LevelExact {
+				t.Errorf("with %d docs left, a copy of doc %d matched %q (%v), want S%s exact", keep, i, d.Story, d.Level, docs[i].ID)
+			}
+		}
+	}
+	x.Add(docs[0], "again", day)
+	if x.Len() != 1 || x.Stories() != 1 {
+		t.Errorf("after emptying and adding one: %d docs, %d stories; want 1, 1", x.Len(), x.Stories())
+	}
+}

@@ -16,7 +16,9 @@ import (
 type Index struct {
 	opt     Options
 	seq     int32
-	docs    map[int32]*doc   // by sequence number, ascending in insertion order
+	docs    []*doc           // docs[seq-base]; nil once removed
+	base    int32            // sequence number of docs[0]; base+len(docs) == seq+1
+	ndocs   int              // live docs
 	byID    map[string]int32 // doc ID -> sequence number
 	vocab   map[string]int32 // term -> term ID
 	terms   []termInfo       // by term ID
@@ -112,7 +114,8 @@ const (
 func New(opt Options) *Index {
 	return &Index{
 		opt:     opt.withDefaults(),
-		docs:    map[int32]*doc{},
+		base:    1,
+		low:     1,
 		byID:    map[string]int32{},
 		vocab:   map[string]int32{},
 		stories: map[string]*story{},
@@ -125,7 +128,10 @@ func New(opt Options) *Index {
 func (x *Index) Options() Options { return x.opt }
 
 // Len is the number of docs in the index.
-func (x *Index) Len() int { return len(x.docs) }
+func (x *Index) Len() int { return x.ndocs }
+
+// doc is the live doc with sequence number s.
+func (x *Index) doc(s int32) *doc { return x.docs[s-x.base] }
 
 // Stories is the number of stories with at least one doc in the index.
 func (x *Index) Stories() int { return len(x.stories) }
@@ -133,14 +139,14 @@ func (x *Index) Stories() int { return len(x.stories) }
 // idf is the inverse document frequency of a term found in df docs of the
 // index, counting the doc being scored as one more.
 func (x *Index) idf(df int32) float64 {
-	return ln(1 + float64(len(x.docs)+1)/float64(df+1))
+	return ln(1 + float64(x.ndocs+1)/float64(df+1))
 }
 
 // termIDF is idf for a term of the index, cached until the index size or
 // the term's frequency changes.
 func (x *Index) termIDF(id int32) float64 {
 	t := &x.terms[id]
-	if n := int32(len(x.docs)); t.idfN != n || t.idfDF != t.df || t.idf == 0 {
+	if n := int32(x.ndocs); t.idfN != n || t.idfDF != t.df || t.idf == 0 {
 		t.idfN, t.idfDF, t.idf = n, t.df, x.idf(t.df)
 	}
 	return t.idf
@@ -312,12 +318,12 @@ func better(a, b *candidate) bool {
 func (x *Index) exact(f *Features) (*story, string, bool) {
 	if f.URL != 0 {
 		if s, ok := x.byURL[f.URL]; ok {
-			return x.docs[s].story, "url", true
+			return x.doc(s).story, "url", true
 		}
 	}
 	if f.Hash != 0 {
 		if s, ok := x.byHash[f.Hash]; ok {
-			return x.docs[s].story, "text", true
+			return x.doc(s).story, "text", true
 		}
 	}
 	return nil, "", false
@@ -369,8 +375,8 @@ func (x *Index) near(q *query) *candidate {
 	bestBits := 65
 	for b := range nBands {
 		v := uint16(q.f.Sim >> (b * bandBits))
-		for s := x.bands[b][v]; s != 0; s = x.docs[s].next[b] {
-			e := x.docs[s]
+		for s := x.bands[b][v]; s != 0; s = x.doc(s).next[b] {
+			e := x.doc(s)
 			h := hamming(q.f.Sim, e.sim)
 			if h <= maxBits && (h < bestBits || h == bestBits && e.seq < best.seq) {
 				best, bestBits = e, h
@@ -466,7 +472,7 @@ func (x *Index) similar(q *query) []*candidate {
 	})
 	var out []*candidate
 	for _, h := range hs {
-		e := x.docs[h.seq]
+		e := x.doc(h.seq)
 		if !e.long {
 			continue
 		}
@@ -589,7 +595,7 @@ func (x *Index) headline(q *query, only string) []*candidate {
 		}
 		post := x.terms[t.id].post
 		for _, s := range post[max(0, len(post)-headlineTail):] {
-			st := x.docs[s].story
+			st := x.doc(s).story
 			if q.f.Long && st.long > 0 {
 				continue // full texts are compared as such
 			}
@@ -622,7 +628,7 @@ func (x *Index) headline(q *query, only string) []*candidate {
 			wq := min(1, float64(q.f.Terms[i].Lead)/titleWeight)
 			share := math.Sqrt(float64(k) / float64(len(a.st.members)))
 			outside := x.terms[t.id].df - k
-			w := float64(float64(wq*share) * ln(1+float64(len(x.docs)+1)/float64(outside+1)))
+			w := float64(float64(wq*share) * ln(1+float64(x.ndocs+1)/float64(outside+1)))
 			ev = float64(ev + w)
 			cs = append(cs, contrib{q.f.Terms[i].Text, w})
 		}
@@ -816,7 +822,7 @@ func (x *Index) Add(d Doc, storyID string, seen time.Time) {
 func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 	x.Remove(f.ID)
 	x.seq++
-	if len(x.docs) == 0 {
+	if x.ndocs == 0 {
 		x.low = x.seq
 	}
 	e := &doc{seq: x.seq, id: f.ID, url: f.URL, hash: f.Hash, sim: f.Sim, time: unixOr(f.Time),
@@ -859,7 +865,8 @@ func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 		x.short++
 	}
 	st.widen(e.time)
-	x.docs[e.seq] = e
+	x.docs = append(x.docs, e)
+	x.ndocs++
 	x.byID[e.id] = e.seq
 	if e.url != 0 {
 		if _, ok := x.byURL[e.url]; !ok {
@@ -901,7 +908,7 @@ func (x *Index) Remove(id string) {
 	if !ok {
 		return
 	}
-	e := x.docs[seq]
+	e := x.doc(seq)
 	for _, t := range e.terms {
 		ti := &x.terms[t.tid()]
 		ti.df--
@@ -921,21 +928,29 @@ func (x *Index) Remove(id string) {
 				x.bands[b][v] = e.next[b]
 				continue
 			}
-			for s := x.bands[b][v]; s != 0; s = x.docs[s].next[b] {
-				if p := x.docs[s]; p.next[b] == seq {
+			for s := x.bands[b][v]; s != 0; s = x.doc(s).next[b] {
+				if p := x.doc(s); p.next[b] == seq {
 					p.next[b] = e.next[b]
 					break
 				}
 			}
 		}
 	}
-	delete(x.docs, seq)
+	x.docs[seq-x.base] = nil
+	x.ndocs--
 	delete(x.byID, id)
-	for x.low < x.seq && x.docs[x.low] == nil {
+	for x.low < x.seq && x.doc(x.low) == nil {
 		x.low++
 	}
-	if len(x.docs) == 0 {
+	if x.ndocs == 0 {
 		x.low = x.seq + 1
+	}
+	if k := int(x.low - x.base); k > 1024 && 2*k > len(x.docs) {
+		// Most of the slice is removed docs: drop them.
+		n := copy(x.docs, x.docs[k:])
+		clear(x.docs[n:])
+		x.docs = x.docs[:n]
+		x.base = x.low
 	}
 	if len(x.acc) > 4*int(x.seq-x.low+1)+1024 {
 		x.acc = nil // the window shrank: give the scratch space back
@@ -952,7 +967,7 @@ func (x *Index) Remove(id string) {
 	} else {
 		st.first, st.last = noTime, noTime
 		for _, m := range st.members {
-			st.widen(x.docs[m].time)
+			st.widen(x.doc(m).time)
 		}
 	}
 	x.unlinkExact(x.byURL, e.url, seq, st, func(o *doc) uint64 { return o.url })
@@ -967,7 +982,7 @@ func (x *Index) unlinkExact(m map[uint64]int32, key uint64, seq int32, st *story
 	}
 	delete(m, key)
 	for _, s := range st.members {
-		if get(x.docs[s]) == key {
+		if get(x.doc(s)) == key {
 			m[key] = s
 			return
 		}
@@ -979,18 +994,17 @@ func (x *Index) unlinkExact(m map[uint64]int32, key uint64, seq int32, st *story
 func (x *Index) Evict(cutoff time.Time) int {
 	c := cutoff.UnixNano()
 	var old []int32
-	for s, e := range x.docs {
+	for _, e := range x.docs[x.low-x.base:] {
 		// A doc stays while its date or its ingestion is in the window:
 		// an article dated long ago but ingested today must still be
 		// there for the reports that arrive in the next polls. Matching
 		// itself is constrained by dates (inWindow), not by this.
-		if max(e.time, e.seen) < c {
-			old = append(old, s)
+		if e != nil && max(e.time, e.seen) < c {
+			old = append(old, e.seq)
 		}
 	}
-	slices.Sort(old)
 	for _, s := range old {
-		x.Remove(x.docs[s].id)
+		x.Remove(x.doc(s).id)
 	}
 	return len(old)
 }

@@ -554,7 +554,13 @@ func ln(x float64) float64 {
 	s2 := float64(s * s)
 	sum, term := 0.0, s
 	for k := 1.0; k < 40; k += 2 {
-		sum = float64(sum + float64(term/k))
+		next := float64(sum + float64(term/k))
+		if next == sum {
+			// The terms shrink: none of the rest can change the sum
+			// either, so stopping here gives the same bits.
+			break
+		}
+		sum = next
 		term = float64(term * s2)
 	}
 	return float64(2*sum) + float64(float64(e)*math.Ln2)
