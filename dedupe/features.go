@@ -1,6 +1,7 @@
 package dedupe
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -55,6 +57,35 @@ const (
 	shingleSize = 3
 )
 
+// extractor is the scratch space of one Extract, kept for the next in
+// extractors: a decision's text work then allocates little more than the
+// features it returns.
+type extractor struct {
+	tz         tokenizer
+	body, head []token
+	accs       []acc
+	terms      []Term
+	rank       []ranked
+}
+
+// acc is what Extract gathers on one term.
+type acc struct {
+	lead, flat    float64
+	bonus         float64 // headline or slug weight
+	title         bool
+	entity, lower int // capitalised mid-sentence (or a figure); lower case
+}
+
+type ranked struct {
+	k  float64
+	id int32 // term ID
+	i  int   // index in terms
+}
+
+// extractors holds scratch space only: what one Extract leaves there never
+// reaches another's result.
+var extractors = sync.Pool{New: func() any { return new(extractor) }}
+
 // Extract computes the features of d.
 func Extract(d *Doc) Features {
 	f := Features{ID: d.ID, URL: hash64(d.URL), Hash: hash64(d.Hash), Time: d.Time}
@@ -63,16 +94,15 @@ func Extract(d *Doc) Features {
 	}
 	drop := outletWords(d.Outlet)
 	title := cleanTitle(d.Title, drop)
-	tz := tokenizer{drop: drop}
-	body := tz.tokens(cleanBody(d.Text), false)
-	head := tz.tokens(title, true)
-	type acc struct {
-		lead, flat    float64
-		bonus         float64 // headline or slug weight
-		title         bool
-		entity, lower int // capitalised mid-sentence (or a figure); lower case
-	}
-	accs := make([]acc, len(tz.terms), len(tz.terms)+16) // by term index
+	ex := extractors.Get().(*extractor)
+	defer extractors.Put(ex)
+	tz := &ex.tz
+	tz.reset(drop)
+	body := tz.tokens(ex.body, cleanBody(d.Text), false)
+	head := tz.tokens(ex.head, title, true)
+	ex.body, ex.head = body, head
+	accs := slices.Grow(ex.accs[:0], len(tz.words)+16)[:len(tz.words)] // by term ID
+	clear(accs)
 	get := func(id int32) *acc {
 		for int(id) >= len(accs) {
 			accs = append(accs, acc{})
@@ -93,9 +123,8 @@ func Extract(d *Doc) Features {
 		// their own: first names and family names alone are shared by
 		// many people.
 		if tk.follows && tk.name && i > 0 && (tk.entity || body[i-1].entity) {
-			tz.buf = append(append(append(tz.buf[:0], body[i-1].term...), '_'), tk.term...)
-			id := tz.term(tz.buf)
-			a := get(id)
+			tz.buf = append(append(append(tz.buf[:0], tz.word(body[i-1].id)...), '_'), tz.word(tk.id)...)
+			a := get(tz.term(tz.buf))
 			a.lead += max(w, tailWeight)
 			a.flat++
 			a.entity++
@@ -111,53 +140,57 @@ func Extract(d *Doc) Features {
 		}
 		w = float64(w * leadDecay)
 	}
+	ex.accs = accs
 	f.Long = len(body) >= minBody
-	terms := make([]Term, 0, len(accs))
-	for i := range accs {
-		t, a := tz.terms[i], &accs[i]
+	// Weigh every term, but make the strings of the kept ones only.
+	terms := ex.terms[:0]
+	rank := ex.rank[:0]
+	nNames := 0
+	for id := range accs {
+		a := &accs[id]
 		if a.flat == 0 {
 			continue // a stopword: looked up, never counted
 		}
 		lead := float64(ln(1+a.lead) + a.bonus)
-		flat := 0.0
-		if a.flat > 0 {
-			flat = 1 + ln(a.flat)
-		}
+		flat := 1 + ln(a.flat)
 		// A word is a name when it is capitalised in the middle of a
 		// sentence more often than it is written in lower case; the first
 		// word of a sentence and a headline word say nothing either way.
 		ent := a.entity > a.lower
-		terms = append(terms, Term{Text: t, Lead: float32(lead), Flat: float32(flat), Title: a.title, Entity: ent})
+		t := Term{Lead: float32(lead), Flat: float32(flat), Title: a.title, Entity: ent}
+		if ent || a.title {
+			nNames++
+		}
+		rank = append(rank, ranked{keep(t), int32(id), len(terms)})
+		terms = append(terms, t)
 	}
-	for _, t := range terms {
-		if t.Entity || t.Title {
-			f.Names = append(f.Names, hash32(t.Text))
+	ex.terms, ex.rank = terms, rank
+	if nNames > 0 {
+		f.Names = make([]uint32, 0, nNames)
+	}
+	for _, r := range rank {
+		if t := &terms[r.i]; t.Entity || t.Title {
+			f.Names = append(f.Names, hash32b(tz.word(r.id)))
 		}
 	}
 	slices.Sort(f.Names)
 	f.Names = slices.Compact(f.Names)
 	// Keep the strongest terms: headline words, then by weight.
-	type ranked struct {
-		k float64
-		i int
-	}
-	rank := make([]ranked, len(terms))
-	for i := range terms {
-		rank[i] = ranked{keep(terms[i]), i}
-	}
 	slices.SortFunc(rank, func(a, b ranked) int {
 		if c := cmpDesc(a.k, b.k); c != 0 {
 			return c
 		}
-		return strings.Compare(terms[a.i].Text, terms[b.i].Text)
+		return bytes.Compare(tz.word(a.id), tz.word(b.id))
 	})
-	f.Terms = make([]Term, 0, min(len(terms), maxTerms))
+	f.Terms = make([]Term, 0, min(len(rank), maxTerms))
 	for _, r := range rank[:min(len(rank), maxTerms)] {
-		f.Terms = append(f.Terms, terms[r.i])
+		t := terms[r.i]
+		t.Text = string(tz.word(r.id))
+		f.Terms = append(f.Terms, t)
 	}
 	slices.SortFunc(f.Terms, func(a, b Term) int { return strings.Compare(a.Text, b.Text) })
 	if f.Long {
-		f.Sim = simhash(body)
+		f.Sim = simhash(tz, body)
 	}
 	return f
 }
@@ -181,13 +214,13 @@ func keep(t Term) float64 {
 // counters, and adding a shingle's hash is a ripple-carry addition of one
 // bit to each counter at once, a couple of word operations on average
 // instead of 64 additions.
-func simhash(body []token) uint64 {
+func simhash(tz *tokenizer, body []token) uint64 {
 	var planes [32]uint64
 	n := 0
 	for i := 0; i+shingleSize <= len(body); i++ {
 		h := uint64(fnvOffset)
 		for j := i; j < i+shingleSize; j++ {
-			t := body[j].term
+			t := tz.word(body[j].id)
 			for k := 0; k < len(t); k++ {
 				h = (h ^ uint64(t[k])) * fnvPrime
 			}
@@ -218,17 +251,30 @@ func simhash(body []token) uint64 {
 
 // FNV-1a constants, for hashing without allocating.
 const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
+	fnvOffset   = 14695981039346656037
+	fnvPrime    = 1099511628211
+	fnv32Offset = 2166136261
+	fnv32Prime  = 16777619
 )
 
 func hamming(a, b uint64) int { return bits.OnesCount64(a ^ b) }
 
 // hash32 is FNV-1a of s.
 func hash32(s string) uint32 {
-	h := fnv.New32a()
-	h.Write([]byte(s))
-	return h.Sum32()
+	h := uint32(fnv32Offset)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * fnv32Prime
+	}
+	return h
+}
+
+// hash32b is hash32 of the string b.
+func hash32b(b []byte) uint32 {
+	h := uint32(fnv32Offset)
+	for _, c := range b {
+		h = (h ^ uint32(c)) * fnv32Prime
+	}
+	return h
 }
 
 // hasName reports whether the sorted name hashes hold the hash of name.

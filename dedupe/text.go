@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -11,8 +12,8 @@ import (
 
 // token is one normalised word of a text.
 type token struct {
-	term   string // folded, stemmed form used for matching
-	id     int32  // index of term in the tokenizer's terms
+	term   string // folded, stemmed form used for matching; set by tokens, not by tokenizer.tokens
+	id     int32  // the term's ID in its tokenizer
 	entity bool   // a capitalised name in running text, or a number
 	start  bool   // capitalised, but first word of a sentence: may or may not be a name
 	name   bool   // capitalised word
@@ -28,19 +29,32 @@ type token struct {
 // first word of a sentence, or is a number.
 func tokens(s string, isTitle bool, drop map[string]bool) []token {
 	tz := tokenizer{drop: drop}
-	return tz.tokens(s, isTitle)
+	out := tz.tokens(nil, s, isTitle)
+	for i := range out {
+		out[i].term = string(tz.word(out[i].id))
+	}
+	return out
 }
 
 // tokenizer is the scratch space of the tokenising of one doc: a buffer in
-// which words are normalised, and the words met so far with what is known
-// of them, so that a word repeated in the text costs one lookup and no
-// allocation. The zero value is ready to use.
+// which words are normalised, and a table of the words met so far with
+// what is known of them, so that a word repeated in the text costs one
+// lookup and no allocation: the words' bytes lie back to back in one
+// arena. The zero value is ready to use; reset makes it so again, keeping
+// its memory.
 type tokenizer struct {
 	drop  map[string]bool // words that do not count: the outlet's name
 	buf   []byte
-	ids   map[string]int32 // word -> index in terms and skip
-	terms []string
-	kind  []uint8 // by index: wordStop, wordGeneric
+	arena []byte
+	words []word  // by ID
+	table []int32 // open addressing by hash: word ID + 1, 0 when empty
+}
+
+// word is one distinct word of a doc.
+type word struct {
+	off, end int32  // arena[off:end]
+	hash     uint64 // FNV-1a of the bytes
+	kind     uint8  // wordStop, wordGeneric
 }
 
 const (
@@ -48,33 +62,69 @@ const (
 	wordGeneric             // a common capitalised word, never an entity
 )
 
-// term returns the index of the word spelt b in tz.terms, adding it.
+func (tz *tokenizer) reset(drop map[string]bool) {
+	tz.drop = drop
+	tz.arena = tz.arena[:0]
+	tz.words = tz.words[:0]
+	clear(tz.table)
+}
+
+// word returns the bytes of word id.
+func (tz *tokenizer) word(id int32) []byte {
+	w := &tz.words[id]
+	return tz.arena[w.off:w.end]
+}
+
+// term returns the ID of the word spelt b, adding it to the table.
 func (tz *tokenizer) term(b []byte) int32 {
-	if id, ok := tz.ids[string(b)]; ok {
-		return id
+	h := uint64(fnvOffset)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * fnvPrime
 	}
-	if tz.ids == nil {
-		tz.ids = make(map[string]int32, 128)
-		tz.terms = make([]string, 0, 128)
-		tz.kind = make([]uint8, 0, 128)
+	if 2*(len(tz.words)+1) > len(tz.table) {
+		tz.grow()
 	}
-	t, id := string(b), int32(len(tz.terms))
+	mask := uint64(len(tz.table) - 1)
+	i := h & mask
+	for tz.table[i] != 0 {
+		id := tz.table[i] - 1
+		if w := &tz.words[id]; w.hash == h && string(tz.arena[w.off:w.end]) == string(b) {
+			return id
+		}
+		i = (i + 1) & mask
+	}
 	var k uint8
-	if stopwords[t] || tz.drop[t] {
+	if stopwords[string(b)] || tz.drop[string(b)] {
 		k |= wordStop
 	}
-	if generic[t] {
+	if generic[string(b)] {
 		k |= wordGeneric
 	}
-	tz.ids[t] = id
-	tz.terms = append(tz.terms, t)
-	tz.kind = append(tz.kind, k)
+	id := int32(len(tz.words))
+	off := int32(len(tz.arena))
+	tz.arena = append(tz.arena, b...)
+	tz.words = append(tz.words, word{off: off, end: int32(len(tz.arena)), hash: h, kind: k})
+	tz.table[i] = id + 1
 	return id
 }
 
+// grow doubles the table and places the words again.
+func (tz *tokenizer) grow() {
+	n := max(256, 2*len(tz.table))
+	tz.table = make([]int32, n)
+	mask := uint64(n - 1)
+	for id := range tz.words {
+		i := tz.words[id].hash & mask
+		for tz.table[i] != 0 {
+			i = (i + 1) & mask
+		}
+		tz.table[i] = int32(id) + 1
+	}
+}
+
 // tokens is the package-level tokens, with tz's scratch space.
-func (tz *tokenizer) tokens(s string, isTitle bool) []token {
-	out := make([]token, 0, len(s)/5+1)
+func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
+	out = slices.Grow(out[:0], len(s)/5+1)
 	sentenceStart := true
 	prev := ' '          // the rune before the current one
 	joined := false      // only spaces since the previous word
@@ -145,7 +195,7 @@ func (tz *tokenizer) tokens(s string, isTitle bool) []token {
 				continue
 			}
 			id := tz.term(b)
-			if tz.kind[id]&wordStop != 0 {
+			if tz.words[id].kind&wordStop != 0 {
 				follows = false
 				continue
 			}
@@ -153,10 +203,10 @@ func (tz *tokenizer) tokens(s string, isTitle bool) []token {
 			// stay capitalised mid-sentence in body text (or all-caps
 			// acronyms) count as names there.
 			ent := numeric || capital && !start && !isTitle || isAcronym(part)
-			if tz.kind[id]&wordGeneric != 0 {
+			if tz.words[id].kind&wordGeneric != 0 {
 				ent = false
 			}
-			out = append(out, token{term: tz.terms[id], id: id, entity: ent, start: capital && start && !ent,
+			out = append(out, token{id: id, entity: ent, start: capital && start && !ent,
 				name: capital && !numeric, follows: follows})
 			follows, prevCapital = capital && !numeric, capital && !numeric
 		}
