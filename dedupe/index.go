@@ -3,6 +3,7 @@ package dedupe
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -29,9 +30,8 @@ type Index struct {
 	bands   *[nBands][1 << bandBits]int32
 
 	// scratch space of one query, indexed by term ID; zero between queries
-	qLead, qFlat []float64
-	acc          []float64 // candidate weights by seq-low
-	touched      []int32
+	qtab         qtable // the query's terms by term ID
+	acc          accMap // candidate weights by sequence number
 	low          int32 // no live doc has a smaller sequence number
 	short        int   // docs without a full text
 }
@@ -139,14 +139,26 @@ func (x *Index) Stories() int { return len(x.stories) }
 // idf is the inverse document frequency of a term found in df docs of the
 // index, counting the doc being scored as one more.
 func (x *Index) idf(df int32) float64 {
-	return ln(1 + float64(x.ndocs+1)/float64(df+1))
+	return ln(1 + float64(x.idfN()+1)/float64(df+1))
 }
 
-// termIDF is idf for a term of the index, cached until the index size or
-// the term's frequency changes.
+// idfN is the number of docs idf counts: the window's, rounded down to its
+// six leading bits. Every doc added or removed changes the true count, and
+// would make every cached idf stale; rounded, it changes once in a while,
+// by under 2% (an idf moves by less than 0.02 nats).
+func (x *Index) idfN() int32 {
+	n := int32(x.ndocs)
+	if b := bits.Len32(uint32(n)); b > 6 {
+		n &^= 1<<(b-6) - 1
+	}
+	return n
+}
+
+// termIDF is idf for a term of the index, cached until idfN or the term's
+// frequency changes.
 func (x *Index) termIDF(id int32) float64 {
 	t := &x.terms[id]
-	if n := int32(x.ndocs); t.idfN != n || t.idfDF != t.df || t.idf == 0 {
+	if n := x.idfN(); t.idfN != n || t.idfDF != t.df || t.idf == 0 {
 		t.idfN, t.idfDF, t.idf = n, t.df, x.idf(t.df)
 	}
 	return t.idf
@@ -214,7 +226,7 @@ func (x *Index) decide(f *Features, only string) Decision {
 		}
 	}
 	q := x.newQuery(f)
-	defer x.clearQuery(q)
+	defer x.clearQuery()
 	if len(q.terms) == 0 {
 		return Decision{Level: LevelNew, Threshold: x.opt.Similar, Reason: "no usable text"}
 	}
@@ -331,10 +343,6 @@ func (x *Index) exact(f *Features) (*story, string, bool) {
 
 func (x *Index) newQuery(f *Features) *query {
 	q := &query{f: f, terms: make([]qterm, len(f.Terms)), time: unixOr(f.Time)}
-	if len(x.qLead) < len(x.terms) {
-		x.qLead = append(x.qLead, make([]float64, len(x.terms)-len(x.qLead))...)
-		x.qFlat = append(x.qFlat, make([]float64, len(x.terms)-len(x.qFlat))...)
-	}
 	for i, t := range f.Terms {
 		id, ok := x.vocab[t.Text]
 		idf := x.idf(0)
@@ -348,7 +356,7 @@ func (x *Index) newQuery(f *Features) *query {
 		q.normL = float64(q.normL + float64(qt.lead*qt.lead))
 		q.normF = float64(q.normF + float64(qt.flat*qt.flat))
 		if id >= 0 {
-			x.qLead[id], x.qFlat[id] = qt.lead, qt.flat
+			x.qtab.put(id, qt.lead, qt.flat)
 		}
 		q.byLead = append(q.byLead, i)
 	}
@@ -357,13 +365,41 @@ func (x *Index) newQuery(f *Features) *query {
 	return q
 }
 
-func (x *Index) clearQuery(q *query) {
-	for _, t := range q.terms {
-		if t.id >= 0 {
-			x.qLead[t.id], x.qFlat[t.id] = 0, 0
+func (x *Index) clearQuery() { x.qtab.keys = [qtabSize]int32{} }
+
+// qtable holds the weights of a query's terms by term ID: open addressing
+// in a table small enough to stay in cache, for the candidates' terms to
+// be looked up in.
+type qtable struct {
+	keys       [qtabSize]int32 // term ID + 1; 0 when empty
+	lead, flat [qtabSize]float64
+}
+
+// qtabSize is a power of two, at least twice maxTerms.
+const qtabSize = 64
+
+const _ = uint(qtabSize - 2*maxTerms)
+
+func qslot(id int32) uint32 { return uint32(id) * 0x9E3779B1 >> (32 - 6) }
+
+func (t *qtable) put(id int32, lead, flat float64) {
+	i := qslot(id)
+	for t.keys[i] != 0 && t.keys[i] != id+1 {
+		i = (i + 1) & (qtabSize - 1)
+	}
+	t.keys[i], t.lead[i], t.flat[i] = id+1, lead, flat
+}
+
+// get returns the weights of term id, 0 when the query does not have it.
+func (t *qtable) get(id int32) (lead, flat float64) {
+	for i := qslot(id); t.keys[i] != 0; i = (i + 1) & (qtabSize - 1) {
+		if t.keys[i] == id+1 {
+			return t.lead[i], t.flat[i]
 		}
 	}
+	return 0, 0
 }
+
 
 // near finds a near-duplicate of a full text through the SimHash bands.
 func (x *Index) near(q *query) *candidate {
@@ -397,12 +433,8 @@ func (x *Index) near(q *query) *candidate {
 
 // similar compares a full text with the full texts of its candidate docs.
 func (x *Index) similar(q *query) []*candidate {
-	// Sum the query's term weights per candidate doc in a dense array
-	// indexed by sequence number: live docs have nearly consecutive ones.
-	if span := int(x.seq - x.low + 1); len(x.acc) < span {
-		x.acc = append(x.acc, make([]float64, span-len(x.acc))...)
-	}
-	x.touched = x.touched[:0]
+	// Sum the query's term weights per candidate doc.
+	acc := &x.acc
 	// Look up the query's strongest terms, selective ones first: a term
 	// whose whole posting list fits in the tail finds every doc that has
 	// it, whatever order the docs came in (a cold start ingests feed by
@@ -426,11 +458,7 @@ func (x *Index) similar(q *query) []*candidate {
 			w = float64(w + selectiveBonus)
 		}
 		for _, s := range post[max(0, len(post)-postingsTail):] {
-			j := s - x.low
-			if x.acc[j] == 0 {
-				x.touched = append(x.touched, s)
-			}
-			x.acc[j] += w
+			acc.add(s, w)
 		}
 	}
 	// Keep the maxCands strongest by the weight of common terms, and the
@@ -449,16 +477,16 @@ func (x *Index) similar(q *query) []*candidate {
 		}
 		return hs
 	}
-	for _, s := range x.touched {
-		j := s - x.low
-		w := x.acc[j]
-		x.acc[j] = 0
+	for _, i := range acc.used {
+		s, w := acc.keys[i], acc.vals[i]
+		acc.keys[i], acc.vals[i] = 0, 0
 		if w >= selectiveBonus {
 			sel = push(sel, hit{s, w}, selectiveCands)
 			w = math.Mod(w, selectiveBonus)
 		}
 		hs = push(hs, hit{s, w}, maxCands)
 	}
+	acc.used = acc.used[:0]
 	for _, h := range sel {
 		if !slices.ContainsFunc(hs, func(o hit) bool { return o.seq == h.seq }) {
 			hs = append(hs, hit{h.seq, math.Mod(h.w, selectiveBonus)})
@@ -514,6 +542,39 @@ func (x *Index) similar(q *query) []*candidate {
 	return out
 }
 
+// accMap sums weights per doc for one query: a small open-addressing
+// table by sequence number, which stays in cache whatever the size of the
+// window. It holds at most queryTerms*postingsTail docs, half its slots.
+type accMap struct {
+	keys []int32 // sequence number; 0 when the slot is empty
+	vals []float64
+	used []int32 // occupied slots, in the order they were filled
+}
+
+const accBits = 11
+
+// The table never fills beyond half.
+const _ = uint(1<<accBits - 2*queryTerms*postingsTail)
+
+func (m *accMap) add(seq int32, w float64) {
+	if m.keys == nil {
+		m.keys, m.vals = make([]int32, 1<<accBits), make([]float64, 1<<accBits)
+	}
+	i := uint32(seq) * 0x9E3779B1 >> (32 - accBits) // Fibonacci hashing
+	for {
+		switch m.keys[i] {
+		case seq:
+			m.vals[i] += w
+			return
+		case 0:
+			m.keys[i], m.vals[i] = seq, w
+			m.used = append(m.used, int32(i))
+			return
+		}
+		i = (i + 1) & (1<<accBits - 1)
+	}
+}
+
 // hit is a candidate doc and the summed weight of the query terms it has.
 type hit struct {
 	seq int32
@@ -561,9 +622,9 @@ func (x *Index) cosines(q *query, e *doc) (lead, body float64, shared int) {
 		wl, wf := float64(float64(t.lead)*idf), float64(float64(t.flat)*idf)
 		nL = float64(nL + float64(wl*wl))
 		nF = float64(nF + float64(wf*wf))
-		if ql := x.qLead[t.tid()]; ql != 0 {
+		if ql, qf := x.qtab.get(t.tid()); ql != 0 {
 			dotL = float64(dotL + float64(ql*wl))
-			dotF = float64(dotF + float64(x.qFlat[t.tid()]*wf))
+			dotF = float64(dotF + float64(qf*wf))
 			shared++
 		}
 	}
@@ -628,7 +689,7 @@ func (x *Index) headline(q *query, only string) []*candidate {
 			wq := min(1, float64(q.f.Terms[i].Lead)/titleWeight)
 			share := math.Sqrt(float64(k) / float64(len(a.st.members)))
 			outside := x.terms[t.id].df - k
-			w := float64(float64(wq*share) * ln(1+float64(x.ndocs+1)/float64(outside+1)))
+			w := float64(float64(wq*share) * ln(1+float64(x.idfN()+1)/float64(outside+1)))
 			ev = float64(ev + w)
 			cs = append(cs, contrib{q.f.Terms[i].Text, w})
 		}
@@ -749,7 +810,7 @@ func (x *Index) sharedTerms(q *query, e *doc) []string {
 	}
 	var s []st
 	for _, t := range e.terms {
-		ql, qf := x.qLead[t.tid()], x.qFlat[t.tid()]
+		ql, qf := x.qtab.get(t.tid())
 		if ql == 0 {
 			continue
 		}
@@ -951,9 +1012,6 @@ func (x *Index) Remove(id string) {
 		clear(x.docs[n:])
 		x.docs = x.docs[:n]
 		x.base = x.low
-	}
-	if len(x.acc) > 4*int(x.seq-x.low+1)+1024 {
-		x.acc = nil // the window shrank: give the scratch space back
 	}
 	st := e.story
 	st.members = slices.DeleteFunc(st.members, func(s int32) bool { return s == seq })
