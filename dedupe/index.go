@@ -30,10 +30,10 @@ type Index struct {
 	bands   *[nBands][1 << bandBits]int32
 
 	// scratch space of one query, indexed by term ID; zero between queries
-	qtab         qtable // the query's terms by term ID
-	acc          accMap // candidate weights by sequence number
-	low          int32 // no live doc has a smaller sequence number
-	short        int   // docs without a full text
+	qtab  qtable // the query's terms by term ID
+	acc   accMap // candidate weights by sequence number
+	low   int32  // no live doc has a smaller sequence number
+	short int    // docs without a full text
 }
 
 type termInfo struct {
@@ -399,7 +399,6 @@ func (t *qtable) get(id int32) (lead, flat float64) {
 	}
 	return 0, 0
 }
-
 
 // near finds a near-duplicate of a full text through the SimHash bands.
 func (x *Index) near(q *query) *candidate {
