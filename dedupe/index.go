@@ -23,6 +23,7 @@ type Index struct {
 	byID    map[string]int32 // doc ID -> sequence number
 	vocab   map[string]int32 // term -> term ID
 	terms   []termInfo       // by term ID
+	stats   []termStats      // by term ID
 	free    []int32          // term IDs to reuse
 	stories map[string]*story
 	byURL   map[uint64]int32 // canonical URL hash -> a doc with it
@@ -38,11 +39,16 @@ type Index struct {
 
 type termInfo struct {
 	text string
+	post []int32 // the sequence numbers of the docs with the term, ascending
+}
+
+// termStats is what scoring reads of a term, apart from its text and
+// postings: in an array of its own, 16 bytes a term, as scoring a
+// candidate reads it for each of the candidate's terms.
+type termStats struct {
 	df   int32   // docs containing the term
-	post []int32 // those docs' sequence numbers, ascending
-	// idf cached for index size idfN and document frequency idfDF
-	idfN, idfDF int32
-	idf         float64
+	idfN int32   // the idfN idf was computed for; -1 after df changed
+	idf  float64 // cached
 }
 
 type doc struct {
@@ -157,9 +163,9 @@ func (x *Index) idfN() int32 {
 // termIDF is idf for a term of the index, cached until idfN or the term's
 // frequency changes.
 func (x *Index) termIDF(id int32) float64 {
-	t := &x.terms[id]
-	if n := x.idfN(); t.idfN != n || t.idfDF != t.df || t.idf == 0 {
-		t.idfN, t.idfDF, t.idf = n, t.df, x.idf(t.df)
+	t := &x.stats[id]
+	if n := x.idfN(); t.idfN != n {
+		t.idfN, t.idf = n, x.idf(t.df)
 	}
 	return t.idf
 }
@@ -442,7 +448,7 @@ func (x *Index) similar(q *query) []*candidate {
 	look := make([]int, 0, len(q.byLead))
 	for pass := range 2 {
 		for _, i := range q.byLead {
-			if t := q.terms[i]; t.id >= 0 && (x.terms[t.id].df <= postingsTail) == (pass == 0) {
+			if t := q.terms[i]; t.id >= 0 && (x.stats[t.id].df <= postingsTail) == (pass == 0) {
 				look = append(look, i)
 			}
 		}
@@ -497,7 +503,8 @@ func (x *Index) similar(q *query) []*candidate {
 		}
 		return -1
 	})
-	var out []*candidate
+	slab := make([]candidate, len(hs)) // one allocation for all
+	out := make([]*candidate, 0, len(hs))
 	for _, h := range hs {
 		e := x.doc(h.seq)
 		if !e.long {
@@ -508,7 +515,8 @@ func (x *Index) similar(q *query) []*candidate {
 			continue
 		}
 		score := (lead + body) / 2
-		c := &candidate{st: e.story, level: LevelSimilar, member: e, score: score, measure: "cosine"}
+		c := &slab[len(out)]
+		*c = candidate{st: e.story, level: LevelSimilar, member: e, score: score, measure: "cosine"}
 		out = append(out, c)
 	}
 	// A report shares some words with every report on its topic; with
@@ -687,7 +695,7 @@ func (x *Index) headline(q *query, only string) []*candidate {
 			t := q.terms[i]
 			wq := min(1, float64(q.f.Terms[i].Lead)/titleWeight)
 			share := math.Sqrt(float64(k) / float64(len(a.st.members)))
-			outside := x.terms[t.id].df - k
+			outside := x.stats[t.id].df - k
 			w := float64(float64(wq*share) * ln(1+float64(x.idfN()+1)/float64(outside+1)))
 			ev = float64(ev + w)
 			cs = append(cs, contrib{q.f.Terms[i].Text, w})
@@ -897,12 +905,14 @@ func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 			} else {
 				id = int32(len(x.terms))
 				x.terms = append(x.terms, termInfo{text: t.Text})
+				x.stats = append(x.stats, termStats{})
 			}
 			x.vocab[t.Text] = id
 		}
 		ti := &x.terms[id]
-		ti.df++
 		ti.post = append(ti.post, e.seq)
+		x.stats[id].df++
+		x.stats[id].idfN = -1
 		key := uint32(id)
 		if t.Title {
 			key |= termTitle
@@ -971,11 +981,13 @@ func (x *Index) Remove(id string) {
 	e := x.doc(seq)
 	for _, t := range e.terms {
 		ti := &x.terms[t.tid()]
-		ti.df--
+		ts := &x.stats[t.tid()]
+		ts.df--
+		ts.idfN = -1
 		if i, found := slices.BinarySearch(ti.post, seq); found {
 			ti.post = slices.Delete(ti.post, i, i+1)
 		}
-		if ti.df == 0 {
+		if ts.df == 0 {
 			delete(x.vocab, ti.text)
 			x.terms[t.tid()] = termInfo{}
 			x.free = append(x.free, t.tid())
