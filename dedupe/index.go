@@ -30,11 +30,12 @@ type Index struct {
 	byHash  map[uint64]int32 // text hash -> a doc with it
 	bands   *[nBands][1 << bandBits]int32
 
-	// scratch space of one query, indexed by term ID; zero between queries
-	qtab  qtable // the query's terms by term ID
-	acc   accMap // candidate weights by sequence number
-	low   int32  // no live doc has a smaller sequence number
-	short int    // docs without a full text
+	low   int32 // no live doc has a smaller sequence number
+	short int   // docs without a full text
+
+	// scratch space of one query; empty between queries
+	qtab qtable // the query's terms by term ID
+	acc  accMap // candidate weights by sequence number
 }
 
 type termInfo struct {
