@@ -301,3 +301,20 @@ func TestEvictLargeWindow(t *testing.T) {
 		t.Errorf("after emptying and adding one: %d docs, %d stories; want 1, 1", x.Len(), x.Stories())
 	}
 }
+
+// Features with more terms than Extract keeps (read back from a damaged
+// or foreign record) are scored, not looped over forever.
+func TestMatchFeaturesManyTerms(t *testing.T) {
+	x := dedupe.New(dedupe.Options{})
+	var f dedupe.Features
+	f.ID, f.Long = "many", true
+	for i := range 200 {
+		f.Terms = append(f.Terms, dedupe.Term{Text: fmt.Sprintf("t%03d", i), Lead: 1, Flat: 1})
+	}
+	x.AddFeatures(&f, "S", day)
+	g := f
+	g.ID = "many-2"
+	if d := x.MatchFeatures(&g); d.Level == dedupe.LevelNew && d.Best == "" {
+		t.Errorf("MatchFeatures(200 shared terms) found no candidate: %+v", d)
+	}
+}

@@ -372,7 +372,7 @@ func (x *Index) newQuery(f *Features) *query {
 	return q
 }
 
-func (x *Index) clearQuery() { x.qtab.keys = [qtabSize]int32{} }
+func (x *Index) clearQuery() { x.qtab.keys, x.qtab.n = [qtabSize]int32{}, 0 }
 
 // qtable holds the weights of a query's terms by term ID: open addressing
 // in a table small enough to stay in cache, for the candidates' terms to
@@ -380,6 +380,7 @@ func (x *Index) clearQuery() { x.qtab.keys = [qtabSize]int32{} }
 type qtable struct {
 	keys       [qtabSize]int32 // term ID + 1; 0 when empty
 	lead, flat [qtabSize]float64
+	n          int
 }
 
 // qtabSize is a power of two, at least twice maxTerms.
@@ -390,6 +391,10 @@ const _ = uint(qtabSize - 2*maxTerms)
 func qslot(id int32) uint32 { return uint32(id) * 0x9E3779B1 >> (32 - 6) }
 
 func (t *qtable) put(id int32, lead, flat float64) {
+	if 2*(t.n+1) > qtabSize {
+		return // more terms than Extract keeps: features not made by Extract
+	}
+	t.n++
 	i := qslot(id)
 	for t.keys[i] != 0 && t.keys[i] != id+1 {
 		i = (i + 1) & (qtabSize - 1)
