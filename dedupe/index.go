@@ -163,9 +163,12 @@ func (x *Index) idfN() int32 {
 
 // termIDF is idf for a term of the index, cached until idfN or the term's
 // frequency changes.
-func (x *Index) termIDF(id int32) float64 {
+func (x *Index) termIDF(id int32) float64 { return x.termIDFn(id, x.idfN()) }
+
+// termIDFn is termIDF for n == x.idfN(), which a loop computes once.
+func (x *Index) termIDFn(id, n int32) float64 {
 	t := &x.stats[id]
-	if n := x.idfN(); t.idfN != n {
+	if t.idfN != n {
 		t.idfN, t.idf = n, x.idf(t.df)
 	}
 	return t.idf
@@ -372,7 +375,9 @@ func (x *Index) newQuery(f *Features) *query {
 	return q
 }
 
-func (x *Index) clearQuery() { x.qtab.keys, x.qtab.n = [qtabSize]int32{}, 0 }
+func (x *Index) clearQuery() {
+	x.qtab.keys, x.qtab.n, x.qtab.filter = [qtabSize]int32{}, 0, [4]uint64{}
+}
 
 // qtable holds the weights of a query's terms by term ID: open addressing
 // in a table small enough to stay in cache, for the candidates' terms to
@@ -381,6 +386,9 @@ type qtable struct {
 	keys       [qtabSize]int32 // term ID + 1; 0 when empty
 	lead, flat [qtabSize]float64
 	n          int
+	// A bit per slot hash of the IDs put: most terms of a candidate are
+	// not the query's, and the filter says so without probing.
+	filter [4]uint64
 }
 
 // qtabSize is a power of two, at least twice maxTerms.
@@ -390,11 +398,19 @@ const _ = uint(qtabSize - 2*maxTerms)
 
 func qslot(id int32) uint32 { return uint32(id) * 0x9E3779B1 >> (32 - 6) }
 
+// qbit is the filter bit of id: 8 more bits of its hash.
+func qbit(id int32) (word, bit uint32) {
+	h := uint32(id) * 0x9E3779B1 >> (32 - 14) & 0xff
+	return h >> 6, h & 63
+}
+
 func (t *qtable) put(id int32, lead, flat float64) {
 	if 2*(t.n+1) > qtabSize {
 		return // more terms than Extract keeps: features not made by Extract
 	}
 	t.n++
+	w, b := qbit(id)
+	t.filter[w] |= 1 << b
 	i := qslot(id)
 	for t.keys[i] != 0 && t.keys[i] != id+1 {
 		i = (i + 1) & (qtabSize - 1)
@@ -404,6 +420,9 @@ func (t *qtable) put(id int32, lead, flat float64) {
 
 // get returns the weights of term id, 0 when the query does not have it.
 func (t *qtable) get(id int32) (lead, flat float64) {
+	if w, b := qbit(id); t.filter[w]&(1<<b) == 0 {
+		return 0, 0
+	}
 	for i := qslot(id); t.keys[i] != 0; i = (i + 1) & (qtabSize - 1) {
 		if t.keys[i] == id+1 {
 			return t.lead[i], t.flat[i]
@@ -630,8 +649,9 @@ func siftDown(h []hit, i int) {
 // how many terms they share. Sums run in e's term order: fixed.
 func (x *Index) cosines(q *query, e *doc) (lead, body float64, shared int) {
 	var dotL, dotF, nL, nF float64
+	n := x.idfN()
 	for _, t := range e.terms {
-		idf := x.termIDF(t.tid())
+		idf := x.termIDFn(t.tid(), n)
 		wl, wf := float64(float64(t.lead)*idf), float64(float64(t.flat)*idf)
 		nL = float64(nL + float64(wl*wl))
 		nF = float64(nF + float64(wf*wf))
