@@ -234,9 +234,10 @@ func simhash(tz *tokenizer, body []token) uint64 {
 		n++
 	}
 	var s uint64
+	np := bits.Len(uint(n)) // the counts are at most n
 	for k := range 64 {
 		var v int
-		for p := range planes {
+		for p := range np {
 			v |= int(planes[p]>>k&1) << p
 		}
 		if 2*v > n {

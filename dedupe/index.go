@@ -353,13 +353,14 @@ func (x *Index) exact(f *Features) (*story, string, bool) {
 
 func (x *Index) newQuery(f *Features) *query {
 	q := &query{f: f, terms: make([]qterm, len(f.Terms)), time: unixOr(f.Time)}
+	n := x.idfN()
 	for i, t := range f.Terms {
 		id, ok := x.vocab[t.Text]
-		idf := x.idf(0)
+		var idf float64
 		if ok {
-			idf = x.termIDF(id)
+			idf = x.termIDFn(id, n)
 		} else {
-			id = -1
+			id, idf = -1, x.idf(0)
 		}
 		qt := qterm{id: id, idf: idf, lead: float64(float64(t.Lead) * idf), flat: float64(float64(t.Flat) * idf)}
 		q.terms[i] = qt
@@ -651,11 +652,21 @@ func (x *Index) cosines(q *query, e *doc) (lead, body float64, shared int) {
 	var dotL, dotF, nL, nF float64
 	n := x.idfN()
 	for _, t := range e.terms {
-		idf := x.termIDFn(t.tid(), n)
+		id := t.tid()
+		// termIDFn and qtab.get, with their common cases inlined: this
+		// loop runs for every term of every candidate.
+		st := &x.stats[id]
+		idf := st.idf
+		if st.idfN != n {
+			idf = x.termIDFn(id, n)
+		}
 		wl, wf := float64(float64(t.lead)*idf), float64(float64(t.flat)*idf)
 		nL = float64(nL + float64(wl*wl))
 		nF = float64(nF + float64(wf*wf))
-		if ql, qf := x.qtab.get(t.tid()); ql != 0 {
+		if w, b := qbit(id); x.qtab.filter[w]&(1<<b) == 0 {
+			continue
+		}
+		if ql, qf := x.qtab.get(id); ql != 0 {
 			dotL = float64(dotL + float64(ql*wl))
 			dotF = float64(dotF + float64(qf*wf))
 			shared++

@@ -132,10 +132,14 @@ func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
 	i := 0
 	for i < len(s) {
 		r, size := rune(s[i]), 1
-		if r >= utf8.RuneSelf {
+		var isWord bool
+		if r < utf8.RuneSelf {
+			isWord = wordByte[r]
+		} else {
 			r, size = utf8.DecodeRuneInString(s[i:])
+			isWord = isWordRune(r)
 		}
-		if !isWordRune(r) {
+		if !isWord {
 			switch {
 			case r == '.' || r == '!' || r == '?' || r == ':' || r == '\n' || r == '“':
 				sentenceStart = true
@@ -153,10 +157,14 @@ func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
 		plain := true // no joiner inside the word: it is one part
 		for j < len(s) {
 			r2, size2 := rune(s[j]), 1
-			if r2 >= utf8.RuneSelf {
+			var isWord bool
+			if r2 < utf8.RuneSelf {
+				isWord = wordByte[r2]
+			} else {
 				r2, size2 = utf8.DecodeRuneInString(s[j:])
+				isWord = isWordRune(r2)
 			}
-			if !isWordRune(r2) {
+			if !isWord {
 				if !(isJoiner(r2) && j+size2 < len(s) && nextIsWord(s[j+size2:])) {
 					break
 				}
