@@ -513,14 +513,14 @@ func (x *Index) similar(q *query) []*candidate {
 		acc.keys[i], acc.vals[i] = 0, 0
 		if w >= selectiveBonus {
 			sel = push(sel, hit{s, w}, selectiveCands)
-			w = math.Mod(w, selectiveBonus)
+			w = unselective(w)
 		}
 		hs = push(hs, hit{s, w}, maxCands)
 	}
 	acc.used = acc.used[:0]
 	for _, h := range sel {
 		if !slices.ContainsFunc(hs, func(o hit) bool { return o.seq == h.seq }) {
-			hs = append(hs, hit{h.seq, math.Mod(h.w, selectiveBonus)})
+			hs = append(hs, hit{h.seq, unselective(h.w)})
 		}
 	}
 	slices.SortFunc(hs, func(a, b hit) int {
@@ -606,6 +606,14 @@ func (m *accMap) add(seq int32, w float64) {
 		}
 		i = (i + 1) & (1<<accBits - 1)
 	}
+}
+
+// unselective takes the selectiveBonus marks off a summed weight: it is
+// math.Mod(w, selectiveBonus) for w >= 0, exactly (the bonus is a power of
+// two, so the division and the product are exact, and the subtraction of a
+// number at least half of w is exact), without math.Mod's slow loop.
+func unselective(w float64) float64 {
+	return w - selectiveBonus*math.Floor(w/selectiveBonus)
 }
 
 // hit is a candidate doc and the summed weight of the query terms it has.
