@@ -511,11 +511,16 @@ func (x *Index) similar(q *query) []*candidate {
 	for _, i := range acc.used {
 		s, w := acc.keys[i], acc.vals[i]
 		acc.keys[i], acc.vals[i] = 0, 0
+		// Most docs are weaker than the weakest kept: test that in line.
 		if w >= selectiveBonus {
-			sel = push(sel, hit{s, w}, selectiveCands)
+			if h := (hit{s, w}); len(sel) < selectiveCands || weaker(sel[0], h) {
+				sel = push(sel, h, selectiveCands)
+			}
 			w = unselective(w)
 		}
-		hs = push(hs, hit{s, w}, maxCands)
+		if h := (hit{s, w}); len(hs) < maxCands || weaker(hs[0], h) {
+			hs = push(hs, h, maxCands)
+		}
 	}
 	acc.used = acc.used[:0]
 	for _, h := range sel {
