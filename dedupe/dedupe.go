@@ -14,8 +14,9 @@
 //     (headline and lead count most) and by frequency over the whole text;
 //     an item with little text of its own, a
 //     headline with perhaps a summary, is compared with a story by how
-//     strongly the story owns the headline's words. Candidates come from an
-//     inverted index, never from a scan of all stories.
+//     strongly the story owns the headline's words, weighed down the
+//     longer the story has been quiet. Candidates come from an inverted
+//     index, never from a scan of all stories.
 //
 // Words of the outlet's own name, " - Outlet" headline suffixes, bylines,
 // share buttons and "Related" lists do not count. Two full texts whose
@@ -97,7 +98,10 @@ type Options struct {
 	// perhaps a summary) needs to join a story: the sum over its words of
 	// the word's rarity outside the story (its inverse document frequency
 	// among the other items of the window, in nats) times the square root
-	// of the share of the story's items that have it.
+	// of the share of the story's items that have it; divided by
+	// 1 + gap/24h when the doc is dated gap away from the span of the
+	// story's dated items (a story quiet for a day needs twice the
+	// evidence).
 	Headline float64
 	// Near is the SimHash similarity (1 - differing bits/64) at which two
 	// full texts are near-duplicates.

@@ -227,3 +227,94 @@ func TestNearDuplicate(t *testing.T) {
 		t.Errorf("Match(lightly edited copy) = %q %v %s %.3f (%s), want S near", d.Story, d.Level, d.Measure, d.Score, d.Reason)
 	}
 }
+
+// A headline that would join a story reporting right now needs stronger
+// evidence to join one that went quiet days ago: by then it is as likely
+// the next development, or another event on the topic.
+func TestHeadlineRecency(t *testing.T) {
+	build := func(opt dedupe.Options) *dedupe.Index {
+		x := dedupe.New(opt)
+		for i, h := range []string{
+			"Titanfall beta opens to all Xbox One players",
+			"Respawn opens Titanfall beta to every Xbox One owner",
+			"Fed holds interest rates steady as inflation cools",
+			"Hurricane Delia makes landfall near Corpus Christi",
+			"Nvidia revenue beats estimates on data center demand",
+		} {
+			story := "S-titanfall"
+			if i >= 2 {
+				story = fmt.Sprint("S", i)
+			}
+			x.Add(dedupe.Doc{ID: fmt.Sprint(i), Title: h, Time: day}, story, day)
+		}
+		return x
+	}
+	q := dedupe.Doc{ID: "q", Title: "Titanfall beta now open to Xbox One players", Time: day}
+	s0 := build(dedupe.Options{}).Explain(q, "S-titanfall").Score
+	if s0 <= 0 {
+		t.Fatalf("evidence for the Titanfall headline at the same time: %.3f, want > 0", s0)
+	}
+	x := build(dedupe.Options{Headline: 0.6 * s0})
+	for _, tc := range []struct {
+		after time.Duration
+		want  string
+	}{
+		{time.Hour, "S-titanfall"},
+		{60 * time.Hour, ""}, // within the 72h window, but the story has been quiet for 2.5 days
+	} {
+		d := q
+		d.Time = day.Add(tc.after)
+		if got := x.Match(d); got.Story != tc.want {
+			t.Errorf("Match(headline %v after the story) = %q (%s %.3f: %s), want %q", tc.after, got.Story, got.Measure, got.Score, got.Reason, tc.want)
+		}
+	}
+}
+
+// Evicting most of a large window, step by step, keeps every remaining
+// doc findable (the index drops the space of removed docs as it goes).
+func TestEvictLargeWindow(t *testing.T) {
+	docs := randomDocs(3000, 7)
+	x := dedupe.New(dedupe.Options{})
+	for i := range docs {
+		docs[i].Hash = "h" + docs[i].ID
+		x.Add(docs[i], "S"+docs[i].ID, docs[i].Time)
+	}
+	for _, keep := range []int{2500, 1200, 1199, 10, 0} {
+		cutoff := docs[len(docs)-keep-1].Time.Add(time.Second)
+		x.Evict(cutoff)
+		if x.Len() != keep {
+			t.Fatalf("after evicting up to %v: %d docs, want %d", cutoff, x.Len(), keep)
+		}
+		for _, i := range []int{len(docs) - keep, len(docs) - 1} {
+			if i >= len(docs) || keep == 0 {
+				continue
+			}
+			copy := docs[i]
+			copy.ID = "copy-" + copy.ID
+			if d := x.Match(copy); d.Story != "S"+docs[i].ID || d.Level != dedupe.LevelExact {
+				t.Errorf("with %d docs left, a copy of doc %d matched %q (%v), want S%s exact", keep, i, d.Story, d.Level, docs[i].ID)
+			}
+		}
+	}
+	x.Add(docs[0], "again", day)
+	if x.Len() != 1 || x.Stories() != 1 {
+		t.Errorf("after emptying and adding one: %d docs, %d stories; want 1, 1", x.Len(), x.Stories())
+	}
+}
+
+// Features with more terms than Extract keeps (read back from a damaged
+// or foreign record) are scored, not looped over forever.
+func TestMatchFeaturesManyTerms(t *testing.T) {
+	x := dedupe.New(dedupe.Options{})
+	var f dedupe.Features
+	f.ID, f.Long = "many", true
+	for i := range 200 {
+		f.Terms = append(f.Terms, dedupe.Term{Text: fmt.Sprintf("t%03d", i), Lead: 1, Flat: 1})
+	}
+	x.AddFeatures(&f, "S", day)
+	g := f
+	g.ID = "many-2"
+	if d := x.MatchFeatures(&g); d.Level == dedupe.LevelNew && d.Best == "" {
+		t.Errorf("MatchFeatures(200 shared terms) found no candidate: %+v", d)
+	}
+}

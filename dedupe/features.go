@@ -1,6 +1,7 @@
 package dedupe
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -55,6 +57,35 @@ const (
 	shingleSize = 3
 )
 
+// extractor is the scratch space of one Extract, kept for the next in
+// extractors: a decision's text work then allocates little more than the
+// features it returns.
+type extractor struct {
+	tz         tokenizer
+	body, head []token
+	accs       []acc
+	terms      []Term
+	rank       []ranked
+}
+
+// acc is what Extract gathers on one term.
+type acc struct {
+	lead, flat    float64
+	bonus         float64 // headline or slug weight
+	title         bool
+	entity, lower int // capitalised mid-sentence (or a figure); lower case
+}
+
+type ranked struct {
+	k  float64
+	id int32 // term ID
+	i  int   // index in terms
+}
+
+// extractors holds scratch space only: what one Extract leaves there never
+// reaches another's result.
+var extractors = sync.Pool{New: func() any { return new(extractor) }}
+
 // Extract computes the features of d.
 func Extract(d *Doc) Features {
 	f := Features{ID: d.ID, URL: hash64(d.URL), Hash: hash64(d.Hash), Time: d.Time}
@@ -63,28 +94,23 @@ func Extract(d *Doc) Features {
 	}
 	drop := outletWords(d.Outlet)
 	title := cleanTitle(d.Title, drop)
-	body := tokens(cleanBody(d.Text), false, drop)
-	type acc struct {
-		lead, flat    float64
-		bonus         float64 // headline or slug weight
-		title         bool
-		entity, lower int // capitalised mid-sentence (or a figure); lower case
-	}
-	m := make(map[string]int, 128) // term -> index in accs
-	accs := make([]acc, 0, 128)
-	names := make([]string, 0, 128)
-	get := func(t string) *acc {
-		i, ok := m[t]
-		if !ok {
-			i = len(accs)
-			m[t] = i
+	ex := extractors.Get().(*extractor)
+	defer extractors.Put(ex)
+	tz := &ex.tz
+	tz.reset(drop)
+	body := tz.tokens(ex.body, cleanBody(d.Text), false)
+	head := tz.tokens(ex.head, title, true)
+	ex.body, ex.head = body, head
+	accs := slices.Grow(ex.accs[:0], len(tz.words)+16)[:len(tz.words)] // by term ID
+	clear(accs)
+	get := func(id int32) *acc {
+		for int(id) >= len(accs) {
 			accs = append(accs, acc{})
-			names = append(names, t)
 		}
-		return &accs[i]
+		return &accs[id]
 	}
-	for _, tk := range tokens(title, true, drop) {
-		a := get(tk.term)
+	for _, tk := range head {
+		a := get(tk.id)
 		a.title, a.bonus = true, titleWeight
 		a.flat++
 		if tk.entity {
@@ -97,12 +123,13 @@ func Extract(d *Doc) Features {
 		// their own: first names and family names alone are shared by
 		// many people.
 		if tk.follows && tk.name && i > 0 && (tk.entity || body[i-1].entity) {
-			a := get(body[i-1].term + "_" + tk.term)
+			tz.buf = append(append(append(tz.buf[:0], tz.word(body[i-1].id)...), '_'), tz.word(tk.id)...)
+			a := get(tz.term(tz.buf))
 			a.lead += max(w, tailWeight)
 			a.flat++
 			a.entity++
 		}
-		a := get(tk.term)
+		a := get(tk.id)
 		a.lead += max(w, tailWeight)
 		a.flat++
 		switch {
@@ -113,42 +140,57 @@ func Extract(d *Doc) Features {
 		}
 		w = float64(w * leadDecay)
 	}
+	ex.accs = accs
 	f.Long = len(body) >= minBody
-	terms := make([]Term, 0, len(m))
-	for i := range accs {
-		t, a := names[i], &accs[i]
-		lead := float64(ln(1+a.lead) + a.bonus)
-		flat := 0.0
-		if a.flat > 0 {
-			flat = 1 + ln(a.flat)
+	// Weigh every term, but make the strings of the kept ones only.
+	terms := ex.terms[:0]
+	rank := ex.rank[:0]
+	nNames := 0
+	for id := range accs {
+		a := &accs[id]
+		if a.flat == 0 {
+			continue // a stopword: looked up, never counted
 		}
+		lead := float64(ln(1+a.lead) + a.bonus)
+		flat := 1 + ln(a.flat)
 		// A word is a name when it is capitalised in the middle of a
 		// sentence more often than it is written in lower case; the first
 		// word of a sentence and a headline word say nothing either way.
 		ent := a.entity > a.lower
-		terms = append(terms, Term{Text: t, Lead: float32(lead), Flat: float32(flat), Title: a.title, Entity: ent})
+		t := Term{Lead: float32(lead), Flat: float32(flat), Title: a.title, Entity: ent}
+		if ent || a.title {
+			nNames++
+		}
+		rank = append(rank, ranked{keep(t), int32(id), len(terms)})
+		terms = append(terms, t)
 	}
-	for _, t := range terms {
-		if t.Entity || t.Title {
-			f.Names = append(f.Names, hash32(t.Text))
+	ex.terms, ex.rank = terms, rank
+	if nNames > 0 {
+		f.Names = make([]uint32, 0, nNames)
+	}
+	for _, r := range rank {
+		if t := &terms[r.i]; t.Entity || t.Title {
+			f.Names = append(f.Names, hash32b(tz.word(r.id)))
 		}
 	}
 	slices.Sort(f.Names)
 	f.Names = slices.Compact(f.Names)
 	// Keep the strongest terms: headline words, then by weight.
-	slices.SortFunc(terms, func(a, b Term) int {
-		if c := cmpDesc(keep(a), keep(b)); c != 0 {
+	slices.SortFunc(rank, func(a, b ranked) int {
+		if c := cmpDesc(a.k, b.k); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Text, b.Text)
+		return bytes.Compare(tz.word(a.id), tz.word(b.id))
 	})
-	if len(terms) > maxTerms {
-		terms = terms[:maxTerms]
+	f.Terms = make([]Term, 0, min(len(rank), maxTerms))
+	for _, r := range rank[:min(len(rank), maxTerms)] {
+		t := terms[r.i]
+		t.Text = string(tz.word(r.id))
+		f.Terms = append(f.Terms, t)
 	}
-	slices.SortFunc(terms, func(a, b Term) int { return strings.Compare(a.Text, b.Text) })
-	f.Terms = terms
+	slices.SortFunc(f.Terms, func(a, b Term) int { return strings.Compare(a.Text, b.Text) })
 	if f.Long {
-		f.Sim = simhash(body)
+		f.Sim = simhash(tz, body)
 	}
 	return f
 }
@@ -167,26 +209,38 @@ func keep(t Term) float64 {
 // simhash is the SimHash of the word shingles of a token sequence: each
 // shingle votes on every bit, so texts that share most shingles get hashes
 // that differ in few bits.
-func simhash(body []token) uint64 {
-	var v [64]int32
-	n := int32(0)
+//
+// The votes are counted bit-sliced: plane p holds bit p of the 64
+// counters, and adding a shingle's hash is a ripple-carry addition of one
+// bit to each counter at once, a couple of word operations on average
+// instead of 64 additions.
+func simhash(tz *tokenizer, body []token) uint64 {
+	var planes [32]uint64
+	n := 0
 	for i := 0; i+shingleSize <= len(body); i++ {
 		h := uint64(fnvOffset)
 		for j := i; j < i+shingleSize; j++ {
-			t := body[j].term
+			t := tz.word(body[j].id)
 			for k := 0; k < len(t); k++ {
 				h = (h ^ uint64(t[k])) * fnvPrime
 			}
 			h = (h ^ ' ') * fnvPrime
 		}
-		for k := range v {
-			v[k] += int32(h >> k & 1)
+		for p := 0; h != 0; p++ {
+			carry := planes[p] & h
+			planes[p] ^= h
+			h = carry
 		}
 		n++
 	}
 	var s uint64
-	for k := range v {
-		if 2*v[k] > n {
+	np := bits.Len(uint(n)) // the counts are at most n
+	for k := range 64 {
+		var v int
+		for p := range np {
+			v |= int(planes[p]>>k&1) << p
+		}
+		if 2*v > n {
 			s |= 1 << k
 		}
 	}
@@ -198,17 +252,30 @@ func simhash(body []token) uint64 {
 
 // FNV-1a constants, for hashing without allocating.
 const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
+	fnvOffset   = 14695981039346656037
+	fnvPrime    = 1099511628211
+	fnv32Offset = 2166136261
+	fnv32Prime  = 16777619
 )
 
 func hamming(a, b uint64) int { return bits.OnesCount64(a ^ b) }
 
 // hash32 is FNV-1a of s.
 func hash32(s string) uint32 {
-	h := fnv.New32a()
-	h.Write([]byte(s))
-	return h.Sum32()
+	h := uint32(fnv32Offset)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * fnv32Prime
+	}
+	return h
+}
+
+// hash32b is hash32 of the string b.
+func hash32b(b []byte) uint32 {
+	h := uint32(fnv32Offset)
+	for _, c := range b {
+		h = (h ^ uint32(c)) * fnv32Prime
+	}
+	return h
 }
 
 // hasName reports whether the sorted name hashes hold the hash of name.

@@ -3,6 +3,7 @@ package dedupe
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -16,31 +17,39 @@ import (
 type Index struct {
 	opt     Options
 	seq     int32
-	docs    map[int32]*doc   // by sequence number, ascending in insertion order
+	docs    []*doc           // docs[seq-base]; nil once removed
+	base    int32            // sequence number of docs[0]; base+len(docs) == seq+1
+	ndocs   int              // live docs
 	byID    map[string]int32 // doc ID -> sequence number
 	vocab   map[string]int32 // term -> term ID
 	terms   []termInfo       // by term ID
+	stats   []termStats      // by term ID
 	free    []int32          // term IDs to reuse
 	stories map[string]*story
 	byURL   map[uint64]int32 // canonical URL hash -> a doc with it
 	byHash  map[uint64]int32 // text hash -> a doc with it
 	bands   *[nBands][1 << bandBits]int32
 
-	// scratch space of one query, indexed by term ID; zero between queries
-	qLead, qFlat []float64
-	acc          []float64 // candidate weights by seq-low
-	touched      []int32
-	low          int32 // no live doc has a smaller sequence number
-	short        int   // docs without a full text
+	low   int32 // no live doc has a smaller sequence number
+	short int   // docs without a full text
+
+	// scratch space of one query; empty between queries
+	qtab qtable // the query's terms by term ID
+	acc  accMap // candidate weights by sequence number
 }
 
 type termInfo struct {
 	text string
+	post []int32 // the sequence numbers of the docs with the term, ascending
+}
+
+// termStats is what scoring reads of a term, apart from its text and
+// postings: in an array of its own, 16 bytes a term, as scoring a
+// candidate reads it for each of the candidate's terms.
+type termStats struct {
 	df   int32   // docs containing the term
-	post []int32 // those docs' sequence numbers, ascending
-	// idf cached for index size idfN and document frequency idfDF
-	idfN, idfDF int32
-	idf         float64
+	idfN int32   // the idfN idf was computed for; -1 after df changed
+	idf  float64 // cached
 }
 
 type doc struct {
@@ -98,20 +107,22 @@ const (
 	queryTerms      = 8
 	postingsTail    = 128
 	maxCands        = 32
-	selectiveBonus  = 1 << 20 // marks the weight of sharing a term whose whole posting list is read
-	selectiveCands  = 4       // candidates found through such terms, kept besides maxCands
-	headlineTail    = 512     // posting-list tail read for a headline-only item, which has few words
-	backgroundN     = 8       // pseudo-candidates the background score starts from...
-	backgroundPrior = 0.05    // ...with this score each
-	keyEntities     = 8       // main names compared by the entity guard
-	entityOverlap   = 0.6     // share of its main names' weight each side must find in the other
+	selectiveBonus  = 1 << 20        // marks the weight of sharing a term whose whole posting list is read
+	selectiveCands  = 4              // candidates found through such terms, kept besides maxCands
+	headlineTail    = 512            // posting-list tail read for a headline-only item, which has few words
+	backgroundN     = 8              // pseudo-candidates the background score starts from...
+	backgroundPrior = 0.05           // ...with this score each
+	recencyScale    = 24 * time.Hour // a story quiet this long needs twice the headline evidence
+	keyEntities     = 8              // main names compared by the entity guard
+	entityOverlap   = 0.6            // share of its main names' weight each side must find in the other
 )
 
 // New returns an empty index.
 func New(opt Options) *Index {
 	return &Index{
 		opt:     opt.withDefaults(),
-		docs:    map[int32]*doc{},
+		base:    1,
+		low:     1,
 		byID:    map[string]int32{},
 		vocab:   map[string]int32{},
 		stories: map[string]*story{},
@@ -124,7 +135,10 @@ func New(opt Options) *Index {
 func (x *Index) Options() Options { return x.opt }
 
 // Len is the number of docs in the index.
-func (x *Index) Len() int { return len(x.docs) }
+func (x *Index) Len() int { return x.ndocs }
+
+// doc is the live doc with sequence number s.
+func (x *Index) doc(s int32) *doc { return x.docs[s-x.base] }
 
 // Stories is the number of stories with at least one doc in the index.
 func (x *Index) Stories() int { return len(x.stories) }
@@ -132,15 +146,30 @@ func (x *Index) Stories() int { return len(x.stories) }
 // idf is the inverse document frequency of a term found in df docs of the
 // index, counting the doc being scored as one more.
 func (x *Index) idf(df int32) float64 {
-	return ln(1 + float64(len(x.docs)+1)/float64(df+1))
+	return ln(1 + float64(x.idfN()+1)/float64(df+1))
 }
 
-// termIDF is idf for a term of the index, cached until the index size or
-// the term's frequency changes.
-func (x *Index) termIDF(id int32) float64 {
-	t := &x.terms[id]
-	if n := int32(len(x.docs)); t.idfN != n || t.idfDF != t.df || t.idf == 0 {
-		t.idfN, t.idfDF, t.idf = n, t.df, x.idf(t.df)
+// idfN is the number of docs idf counts: the window's, rounded down to its
+// six leading bits. Every doc added or removed changes the true count, and
+// would make every cached idf stale; rounded, it changes once in a while,
+// by under 2% (an idf moves by less than 0.02 nats).
+func (x *Index) idfN() int32 {
+	n := int32(x.ndocs)
+	if b := bits.Len32(uint32(n)); b > 6 {
+		n &^= 1<<(b-6) - 1
+	}
+	return n
+}
+
+// termIDF is idf for a term of the index, cached until idfN or the term's
+// frequency changes.
+func (x *Index) termIDF(id int32) float64 { return x.termIDFn(id, x.idfN()) }
+
+// termIDFn is termIDF for n == x.idfN(), which a loop computes once.
+func (x *Index) termIDFn(id, n int32) float64 {
+	t := &x.stats[id]
+	if t.idfN != n {
+		t.idfN, t.idf = n, x.idf(t.df)
 	}
 	return t.idf
 }
@@ -196,6 +225,7 @@ type candidate struct {
 	member    *doc
 	shared    []string
 	blocked   string // why a match was refused, if it was
+	note      string // more on how the score came about, for the reason
 }
 
 func (x *Index) decide(f *Features, only string) Decision {
@@ -206,7 +236,7 @@ func (x *Index) decide(f *Features, only string) Decision {
 		}
 	}
 	q := x.newQuery(f)
-	defer x.clearQuery(q)
+	defer x.clearQuery()
 	if len(q.terms) == 0 {
 		return Decision{Level: LevelNew, Threshold: x.opt.Similar, Reason: "no usable text"}
 	}
@@ -286,6 +316,9 @@ func (x *Index) decide(f *Features, only string) Decision {
 			dec.Reason += fmt.Sprintf("; also matches %s", strings.Join(dec.Related, ", "))
 		}
 	}
+	if best.note != "" {
+		dec.Reason += " (" + best.note + ")"
+	}
 	return dec
 }
 
@@ -307,12 +340,12 @@ func better(a, b *candidate) bool {
 func (x *Index) exact(f *Features) (*story, string, bool) {
 	if f.URL != 0 {
 		if s, ok := x.byURL[f.URL]; ok {
-			return x.docs[s].story, "url", true
+			return x.doc(s).story, "url", true
 		}
 	}
 	if f.Hash != 0 {
 		if s, ok := x.byHash[f.Hash]; ok {
-			return x.docs[s].story, "text", true
+			return x.doc(s).story, "text", true
 		}
 	}
 	return nil, "", false
@@ -320,24 +353,21 @@ func (x *Index) exact(f *Features) (*story, string, bool) {
 
 func (x *Index) newQuery(f *Features) *query {
 	q := &query{f: f, terms: make([]qterm, len(f.Terms)), time: unixOr(f.Time)}
-	if len(x.qLead) < len(x.terms) {
-		x.qLead = append(x.qLead, make([]float64, len(x.terms)-len(x.qLead))...)
-		x.qFlat = append(x.qFlat, make([]float64, len(x.terms)-len(x.qFlat))...)
-	}
+	n := x.idfN()
 	for i, t := range f.Terms {
 		id, ok := x.vocab[t.Text]
-		idf := x.idf(0)
+		var idf float64
 		if ok {
-			idf = x.termIDF(id)
+			idf = x.termIDFn(id, n)
 		} else {
-			id = -1
+			id, idf = -1, x.idf(0)
 		}
 		qt := qterm{id: id, idf: idf, lead: float64(float64(t.Lead) * idf), flat: float64(float64(t.Flat) * idf)}
 		q.terms[i] = qt
 		q.normL = float64(q.normL + float64(qt.lead*qt.lead))
 		q.normF = float64(q.normF + float64(qt.flat*qt.flat))
 		if id >= 0 {
-			x.qLead[id], x.qFlat[id] = qt.lead, qt.flat
+			x.qtab.put(id, qt.lead, qt.flat)
 		}
 		q.byLead = append(q.byLead, i)
 	}
@@ -346,12 +376,60 @@ func (x *Index) newQuery(f *Features) *query {
 	return q
 }
 
-func (x *Index) clearQuery(q *query) {
-	for _, t := range q.terms {
-		if t.id >= 0 {
-			x.qLead[t.id], x.qFlat[t.id] = 0, 0
+func (x *Index) clearQuery() {
+	x.qtab.keys, x.qtab.n, x.qtab.filter = [qtabSize]int32{}, 0, [4]uint64{}
+}
+
+// qtable holds the weights of a query's terms by term ID: open addressing
+// in a table small enough to stay in cache, for the candidates' terms to
+// be looked up in.
+type qtable struct {
+	keys       [qtabSize]int32 // term ID + 1; 0 when empty
+	lead, flat [qtabSize]float64
+	n          int
+	// A bit per slot hash of the IDs put: most terms of a candidate are
+	// not the query's, and the filter says so without probing.
+	filter [4]uint64
+}
+
+// qtabSize is a power of two, at least twice maxTerms.
+const qtabSize = 64
+
+const _ = uint(qtabSize - 2*maxTerms)
+
+func qslot(id int32) uint32 { return uint32(id) * 0x9E3779B1 >> (32 - 6) }
+
+// qbit is the filter bit of id: 8 more bits of its hash.
+func qbit(id int32) (word, bit uint32) {
+	h := uint32(id) * 0x9E3779B1 >> (32 - 14) & 0xff
+	return h >> 6, h & 63
+}
+
+func (t *qtable) put(id int32, lead, flat float64) {
+	if 2*(t.n+1) > qtabSize {
+		return // more terms than Extract keeps: features not made by Extract
+	}
+	t.n++
+	w, b := qbit(id)
+	t.filter[w] |= 1 << b
+	i := qslot(id)
+	for t.keys[i] != 0 && t.keys[i] != id+1 {
+		i = (i + 1) & (qtabSize - 1)
+	}
+	t.keys[i], t.lead[i], t.flat[i] = id+1, lead, flat
+}
+
+// get returns the weights of term id, 0 when the query does not have it.
+func (t *qtable) get(id int32) (lead, flat float64) {
+	if w, b := qbit(id); t.filter[w]&(1<<b) == 0 {
+		return 0, 0
+	}
+	for i := qslot(id); t.keys[i] != 0; i = (i + 1) & (qtabSize - 1) {
+		if t.keys[i] == id+1 {
+			return t.lead[i], t.flat[i]
 		}
 	}
+	return 0, 0
 }
 
 // near finds a near-duplicate of a full text through the SimHash bands.
@@ -364,8 +442,8 @@ func (x *Index) near(q *query) *candidate {
 	bestBits := 65
 	for b := range nBands {
 		v := uint16(q.f.Sim >> (b * bandBits))
-		for s := x.bands[b][v]; s != 0; s = x.docs[s].next[b] {
-			e := x.docs[s]
+		for s := x.bands[b][v]; s != 0; s = x.doc(s).next[b] {
+			e := x.doc(s)
 			h := hamming(q.f.Sim, e.sim)
 			if h <= maxBits && (h < bestBits || h == bestBits && e.seq < best.seq) {
 				best, bestBits = e, h
@@ -386,12 +464,8 @@ func (x *Index) near(q *query) *candidate {
 
 // similar compares a full text with the full texts of its candidate docs.
 func (x *Index) similar(q *query) []*candidate {
-	// Sum the query's term weights per candidate doc in a dense array
-	// indexed by sequence number: live docs have nearly consecutive ones.
-	if span := int(x.seq - x.low + 1); len(x.acc) < span {
-		x.acc = append(x.acc, make([]float64, span-len(x.acc))...)
-	}
-	x.touched = x.touched[:0]
+	// Sum the query's term weights per candidate doc.
+	acc := &x.acc
 	// Look up the query's strongest terms, selective ones first: a term
 	// whose whole posting list fits in the tail finds every doc that has
 	// it, whatever order the docs came in (a cold start ingests feed by
@@ -400,7 +474,7 @@ func (x *Index) similar(q *query) []*candidate {
 	look := make([]int, 0, len(q.byLead))
 	for pass := range 2 {
 		for _, i := range q.byLead {
-			if t := q.terms[i]; t.id >= 0 && (x.terms[t.id].df <= postingsTail) == (pass == 0) {
+			if t := q.terms[i]; t.id >= 0 && (x.stats[t.id].df <= postingsTail) == (pass == 0) {
 				look = append(look, i)
 			}
 		}
@@ -415,11 +489,7 @@ func (x *Index) similar(q *query) []*candidate {
 			w = float64(w + selectiveBonus)
 		}
 		for _, s := range post[max(0, len(post)-postingsTail):] {
-			j := s - x.low
-			if x.acc[j] == 0 {
-				x.touched = append(x.touched, s)
-			}
-			x.acc[j] += w
+			acc.add(s, w)
 		}
 	}
 	// Keep the maxCands strongest by the weight of common terms, and the
@@ -438,19 +508,24 @@ func (x *Index) similar(q *query) []*candidate {
 		}
 		return hs
 	}
-	for _, s := range x.touched {
-		j := s - x.low
-		w := x.acc[j]
-		x.acc[j] = 0
+	for _, i := range acc.used {
+		s, w := acc.keys[i], acc.vals[i]
+		acc.keys[i], acc.vals[i] = 0, 0
+		// Most docs are weaker than the weakest kept: test that in line.
 		if w >= selectiveBonus {
-			sel = push(sel, hit{s, w}, selectiveCands)
-			w = math.Mod(w, selectiveBonus)
+			if h := (hit{s, w}); len(sel) < selectiveCands || weaker(sel[0], h) {
+				sel = push(sel, h, selectiveCands)
+			}
+			w = unselective(w)
 		}
-		hs = push(hs, hit{s, w}, maxCands)
+		if h := (hit{s, w}); len(hs) < maxCands || weaker(hs[0], h) {
+			hs = push(hs, h, maxCands)
+		}
 	}
+	acc.used = acc.used[:0]
 	for _, h := range sel {
 		if !slices.ContainsFunc(hs, func(o hit) bool { return o.seq == h.seq }) {
-			hs = append(hs, hit{h.seq, math.Mod(h.w, selectiveBonus)})
+			hs = append(hs, hit{h.seq, unselective(h.w)})
 		}
 	}
 	slices.SortFunc(hs, func(a, b hit) int {
@@ -459,9 +534,10 @@ func (x *Index) similar(q *query) []*candidate {
 		}
 		return -1
 	})
-	var out []*candidate
+	slab := make([]candidate, len(hs)) // one allocation for all
+	out := make([]*candidate, 0, len(hs))
 	for _, h := range hs {
-		e := x.docs[h.seq]
+		e := x.doc(h.seq)
 		if !e.long {
 			continue
 		}
@@ -470,7 +546,8 @@ func (x *Index) similar(q *query) []*candidate {
 			continue
 		}
 		score := (lead + body) / 2
-		c := &candidate{st: e.story, level: LevelSimilar, member: e, score: score, measure: "cosine"}
+		c := &slab[len(out)]
+		*c = candidate{st: e.story, level: LevelSimilar, member: e, score: score, measure: "cosine"}
 		out = append(out, c)
 	}
 	// A report shares some words with every report on its topic; with
@@ -501,6 +578,47 @@ func (x *Index) similar(q *query) []*candidate {
 		}
 	}
 	return out
+}
+
+// accMap sums weights per doc for one query: a small open-addressing
+// table by sequence number, which stays in cache whatever the size of the
+// window. It holds at most queryTerms*postingsTail docs, half its slots.
+type accMap struct {
+	keys []int32 // sequence number; 0 when the slot is empty
+	vals []float64
+	used []int32 // occupied slots, in the order they were filled
+}
+
+const accBits = 11
+
+// The table never fills beyond half.
+const _ = uint(1<<accBits - 2*queryTerms*postingsTail)
+
+func (m *accMap) add(seq int32, w float64) {
+	if m.keys == nil {
+		m.keys, m.vals = make([]int32, 1<<accBits), make([]float64, 1<<accBits)
+	}
+	i := uint32(seq) * 0x9E3779B1 >> (32 - accBits) // Fibonacci hashing
+	for {
+		switch m.keys[i] {
+		case seq:
+			m.vals[i] += w
+			return
+		case 0:
+			m.keys[i], m.vals[i] = seq, w
+			m.used = append(m.used, int32(i))
+			return
+		}
+		i = (i + 1) & (1<<accBits - 1)
+	}
+}
+
+// unselective takes the selectiveBonus marks off a summed weight: it is
+// math.Mod(w, selectiveBonus) for w >= 0, exactly (the bonus is a power of
+// two, so the division and the product are exact, and the subtraction of a
+// number at least half of w is exact), without math.Mod's slow loop.
+func unselective(w float64) float64 {
+	return w - selectiveBonus*math.Floor(w/selectiveBonus)
 }
 
 // hit is a candidate doc and the summed weight of the query terms it has.
@@ -545,14 +663,25 @@ func siftDown(h []hit, i int) {
 // how many terms they share. Sums run in e's term order: fixed.
 func (x *Index) cosines(q *query, e *doc) (lead, body float64, shared int) {
 	var dotL, dotF, nL, nF float64
+	n := x.idfN()
 	for _, t := range e.terms {
-		idf := x.termIDF(t.tid())
+		id := t.tid()
+		// termIDFn and qtab.get, with their common cases inlined: this
+		// loop runs for every term of every candidate.
+		st := &x.stats[id]
+		idf := st.idf
+		if st.idfN != n {
+			idf = x.termIDFn(id, n)
+		}
 		wl, wf := float64(float64(t.lead)*idf), float64(float64(t.flat)*idf)
 		nL = float64(nL + float64(wl*wl))
 		nF = float64(nF + float64(wf*wf))
-		if ql := x.qLead[t.tid()]; ql != 0 {
+		if w, b := qbit(id); x.qtab.filter[w]&(1<<b) == 0 {
+			continue
+		}
+		if ql, qf := x.qtab.get(id); ql != 0 {
 			dotL = float64(dotL + float64(ql*wl))
-			dotF = float64(dotF + float64(x.qFlat[t.tid()]*wf))
+			dotF = float64(dotF + float64(qf*wf))
 			shared++
 		}
 	}
@@ -584,7 +713,7 @@ func (x *Index) headline(q *query, only string) []*candidate {
 		}
 		post := x.terms[t.id].post
 		for _, s := range post[max(0, len(post)-headlineTail):] {
-			st := x.docs[s].story
+			st := x.doc(s).story
 			if q.f.Long && st.long > 0 {
 				continue // full texts are compared as such
 			}
@@ -616,17 +745,23 @@ func (x *Index) headline(q *query, only string) []*candidate {
 			t := q.terms[i]
 			wq := min(1, float64(q.f.Terms[i].Lead)/titleWeight)
 			share := math.Sqrt(float64(k) / float64(len(a.st.members)))
-			outside := x.terms[t.id].df - k
-			w := float64(float64(wq*share) * ln(1+float64(len(x.docs)+1)/float64(outside+1)))
+			outside := x.stats[t.id].df - k
+			w := float64(float64(wq*share) * ln(1+float64(x.idfN()+1)/float64(outside+1)))
 			ev = float64(ev + w)
 			cs = append(cs, contrib{q.f.Terms[i].Text, w})
 		}
 		if len(cs) < 1 {
 			continue
 		}
+		raw := ev
+		r, gap := recency(q.time, a.st)
+		ev = float64(ev * r)
 		slices.SortStableFunc(cs, func(a, b contrib) int { return cmpDesc(a.w, b.w) })
-		c := &candidate{st: a.st, level: LevelSimilar, measure: "headline", score: ev, threshold: x.opt.Headline,
+		c := &candidate{st: a.st, level: LevelSimilar, measure: "headline", score: ev, raw: raw, threshold: x.opt.Headline,
 			ratio: ev / x.opt.Headline}
+		if r < 1 {
+			c.note = fmt.Sprintf("%.3f weighed by %.2f: the story has been quiet for %s", raw, r, gap.Round(time.Minute))
+		}
 		for _, s := range cs[:min(len(cs), 8)] {
 			c.shared = append(c.shared, s.term)
 		}
@@ -732,7 +867,7 @@ func (x *Index) sharedTerms(q *query, e *doc) []string {
 	}
 	var s []st
 	for _, t := range e.terms {
-		ql, qf := x.qLead[t.tid()], x.qFlat[t.tid()]
+		ql, qf := x.qtab.get(t.tid())
 		if ql == 0 {
 			continue
 		}
@@ -760,6 +895,29 @@ func (x *Index) inWindow(t int64, st *story) bool {
 	return t >= st.first-w && t <= st.last+w
 }
 
+// recency weighs headline evidence by how long the story has been quiet:
+// 1 while the doc falls within the span of the story's dated members,
+// then 1/(1 + gap/recencyScale). Coverage of one event comes in a burst;
+// a headline that shares words with a story that went quiet a day ago is
+// as likely to be the next development, or another event on the same
+// topic, as a report of the same one, so it needs stronger evidence. An
+// undated doc or story is not weighed.
+func recency(t int64, st *story) (float64, time.Duration) {
+	if t == noTime || st.first == noTime {
+		return 1, 0
+	}
+	var gap int64
+	switch {
+	case t > st.last:
+		gap = t - st.last
+	case t < st.first:
+		gap = st.first - t
+	default:
+		return 1, 0
+	}
+	return 1 / (1 + float64(gap)/float64(recencyScale)), time.Duration(gap)
+}
+
 func unixOr(t time.Time) int64 {
 	if t.IsZero() {
 		return noTime
@@ -782,7 +940,7 @@ func (x *Index) Add(d Doc, storyID string, seen time.Time) {
 func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 	x.Remove(f.ID)
 	x.seq++
-	if len(x.docs) == 0 {
+	if x.ndocs == 0 {
 		x.low = x.seq
 	}
 	e := &doc{seq: x.seq, id: f.ID, url: f.URL, hash: f.Hash, sim: f.Sim, time: unixOr(f.Time),
@@ -797,12 +955,14 @@ func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 			} else {
 				id = int32(len(x.terms))
 				x.terms = append(x.terms, termInfo{text: t.Text})
+				x.stats = append(x.stats, termStats{})
 			}
 			x.vocab[t.Text] = id
 		}
 		ti := &x.terms[id]
-		ti.df++
 		ti.post = append(ti.post, e.seq)
+		x.stats[id].df++
+		x.stats[id].idfN = -1
 		key := uint32(id)
 		if t.Title {
 			key |= termTitle
@@ -825,7 +985,8 @@ func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 		x.short++
 	}
 	st.widen(e.time)
-	x.docs[e.seq] = e
+	x.docs = append(x.docs, e)
+	x.ndocs++
 	x.byID[e.id] = e.seq
 	if e.url != 0 {
 		if _, ok := x.byURL[e.url]; !ok {
@@ -867,14 +1028,16 @@ func (x *Index) Remove(id string) {
 	if !ok {
 		return
 	}
-	e := x.docs[seq]
+	e := x.doc(seq)
 	for _, t := range e.terms {
 		ti := &x.terms[t.tid()]
-		ti.df--
+		ts := &x.stats[t.tid()]
+		ts.df--
+		ts.idfN = -1
 		if i, found := slices.BinarySearch(ti.post, seq); found {
 			ti.post = slices.Delete(ti.post, i, i+1)
 		}
-		if ti.df == 0 {
+		if ts.df == 0 {
 			delete(x.vocab, ti.text)
 			x.terms[t.tid()] = termInfo{}
 			x.free = append(x.free, t.tid())
@@ -887,24 +1050,29 @@ func (x *Index) Remove(id string) {
 				x.bands[b][v] = e.next[b]
 				continue
 			}
-			for s := x.bands[b][v]; s != 0; s = x.docs[s].next[b] {
-				if p := x.docs[s]; p.next[b] == seq {
+			for s := x.bands[b][v]; s != 0; s = x.doc(s).next[b] {
+				if p := x.doc(s); p.next[b] == seq {
 					p.next[b] = e.next[b]
 					break
 				}
 			}
 		}
 	}
-	delete(x.docs, seq)
+	x.docs[seq-x.base] = nil
+	x.ndocs--
 	delete(x.byID, id)
-	for x.low < x.seq && x.docs[x.low] == nil {
+	for x.low < x.seq && x.doc(x.low) == nil {
 		x.low++
 	}
-	if len(x.docs) == 0 {
+	if x.ndocs == 0 {
 		x.low = x.seq + 1
 	}
-	if len(x.acc) > 4*int(x.seq-x.low+1)+1024 {
-		x.acc = nil // the window shrank: give the scratch space back
+	if k := int(x.low - x.base); k > 1024 && 2*k > len(x.docs) {
+		// Most of the slice is removed docs: drop them.
+		n := copy(x.docs, x.docs[k:])
+		clear(x.docs[n:])
+		x.docs = x.docs[:n]
+		x.base = x.low
 	}
 	st := e.story
 	st.members = slices.DeleteFunc(st.members, func(s int32) bool { return s == seq })
@@ -918,7 +1086,7 @@ func (x *Index) Remove(id string) {
 	} else {
 		st.first, st.last = noTime, noTime
 		for _, m := range st.members {
-			st.widen(x.docs[m].time)
+			st.widen(x.doc(m).time)
 		}
 	}
 	x.unlinkExact(x.byURL, e.url, seq, st, func(o *doc) uint64 { return o.url })
@@ -933,7 +1101,7 @@ func (x *Index) unlinkExact(m map[uint64]int32, key uint64, seq int32, st *story
 	}
 	delete(m, key)
 	for _, s := range st.members {
-		if get(x.docs[s]) == key {
+		if get(x.doc(s)) == key {
 			m[key] = s
 			return
 		}
@@ -945,18 +1113,17 @@ func (x *Index) unlinkExact(m map[uint64]int32, key uint64, seq int32, st *story
 func (x *Index) Evict(cutoff time.Time) int {
 	c := cutoff.UnixNano()
 	var old []int32
-	for s, e := range x.docs {
+	for _, e := range x.docs[x.low-x.base:] {
 		// A doc stays while its date or its ingestion is in the window:
 		// an article dated long ago but ingested today must still be
 		// there for the reports that arrive in the next polls. Matching
 		// itself is constrained by dates (inWindow), not by this.
-		if max(e.time, e.seen) < c {
-			old = append(old, s)
+		if e != nil && max(e.time, e.seen) < c {
+			old = append(old, e.seq)
 		}
 	}
-	slices.Sort(old)
 	for _, s := range old {
-		x.Remove(x.docs[s].id)
+		x.Remove(x.doc(s).id)
 	}
 	return len(old)
 }

@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -11,7 +12,8 @@ import (
 
 // token is one normalised word of a text.
 type token struct {
-	term   string // folded, stemmed form used for matching
+	term   string // folded, stemmed form used for matching; set by tokens, not by tokenizer.tokens
+	id     int32  // the term's ID in its tokenizer
 	entity bool   // a capitalised name in running text, or a number
 	start  bool   // capitalised, but first word of a sentence: may or may not be a name
 	name   bool   // capitalised word
@@ -26,15 +28,118 @@ type token struct {
 // place, organisation or figure) when it is capitalised and not merely the
 // first word of a sentence, or is a number.
 func tokens(s string, isTitle bool, drop map[string]bool) []token {
-	var out []token
+	tz := tokenizer{drop: drop}
+	out := tz.tokens(nil, s, isTitle)
+	for i := range out {
+		out[i].term = string(tz.word(out[i].id))
+	}
+	return out
+}
+
+// tokenizer is the scratch space of the tokenising of one doc: a buffer in
+// which words are normalised, and a table of the words met so far with
+// what is known of them, so that a word repeated in the text costs one
+// lookup and no allocation: the words' bytes lie back to back in one
+// arena. The zero value is ready to use; reset makes it so again, keeping
+// its memory.
+type tokenizer struct {
+	drop  map[string]bool // words that do not count: the outlet's name
+	buf   []byte
+	arena []byte
+	words []word  // by ID
+	table []int32 // open addressing by hash: word ID + 1, 0 when empty
+}
+
+// word is one distinct word of a doc.
+type word struct {
+	off, end int32  // arena[off:end]
+	hash     uint64 // FNV-1a of the bytes
+	kind     uint8  // wordStop, wordGeneric
+}
+
+const (
+	wordStop    = 1 << iota // a stopword, or a word of the outlet's name: dropped
+	wordGeneric             // a common capitalised word, never an entity
+)
+
+func (tz *tokenizer) reset(drop map[string]bool) {
+	tz.drop = drop
+	tz.arena = tz.arena[:0]
+	tz.words = tz.words[:0]
+	clear(tz.table)
+}
+
+// word returns the bytes of word id.
+func (tz *tokenizer) word(id int32) []byte {
+	w := &tz.words[id]
+	return tz.arena[w.off:w.end]
+}
+
+// term returns the ID of the word spelt b, adding it to the table.
+func (tz *tokenizer) term(b []byte) int32 {
+	h := uint64(fnvOffset)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * fnvPrime
+	}
+	if 2*(len(tz.words)+1) > len(tz.table) {
+		tz.grow()
+	}
+	mask := uint64(len(tz.table) - 1)
+	i := h & mask
+	for tz.table[i] != 0 {
+		id := tz.table[i] - 1
+		if w := &tz.words[id]; w.hash == h && string(tz.arena[w.off:w.end]) == string(b) {
+			return id
+		}
+		i = (i + 1) & mask
+	}
+	var k uint8
+	if stopwords[string(b)] || tz.drop[string(b)] {
+		k |= wordStop
+	}
+	if generic[string(b)] {
+		k |= wordGeneric
+	}
+	id := int32(len(tz.words))
+	off := int32(len(tz.arena))
+	tz.arena = append(tz.arena, b...)
+	tz.words = append(tz.words, word{off: off, end: int32(len(tz.arena)), hash: h, kind: k})
+	tz.table[i] = id + 1
+	return id
+}
+
+// grow doubles the table and places the words again.
+func (tz *tokenizer) grow() {
+	n := max(256, 2*len(tz.table))
+	tz.table = make([]int32, n)
+	mask := uint64(n - 1)
+	for id := range tz.words {
+		i := tz.words[id].hash & mask
+		for tz.table[i] != 0 {
+			i = (i + 1) & mask
+		}
+		tz.table[i] = int32(id) + 1
+	}
+}
+
+// tokens is the package-level tokens, with tz's scratch space.
+func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
+	out = slices.Grow(out[:0], len(s)/5+1)
 	sentenceStart := true
 	prev := ' '          // the rune before the current one
 	joined := false      // only spaces since the previous word
 	prevCapital := false // the previous word was capitalised and kept
 	i := 0
 	for i < len(s) {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if !isWordRune(r) {
+		r, size := rune(s[i]), 1
+		var isWord bool
+		if r < utf8.RuneSelf {
+			isWord = wordByte[r]
+		} else {
+			r, size = utf8.DecodeRuneInString(s[i:])
+			isWord = isWordRune(r)
+		}
+		if !isWord {
 			switch {
 			case r == '.' || r == '!' || r == '?' || r == ':' || r == '\n' || r == '“':
 				sentenceStart = true
@@ -49,26 +154,56 @@ func tokens(s string, isTitle bool, drop map[string]bool) []token {
 			continue
 		}
 		j := i
+		plain := true // no joiner inside the word: it is one part
 		for j < len(s) {
-			r2, size2 := utf8.DecodeRuneInString(s[j:])
-			if !isWordRune(r2) && !(isJoiner(r2) && j+size2 < len(s) && nextIsWord(s[j+size2:])) {
-				break
+			r2, size2 := rune(s[j]), 1
+			var isWord bool
+			if r2 < utf8.RuneSelf {
+				isWord = wordByte[r2]
+			} else {
+				r2, size2 = utf8.DecodeRuneInString(s[j:])
+				isWord = isWordRune(r2)
+			}
+			if !isWord {
+				if !(isJoiner(r2) && j+size2 < len(s) && nextIsWord(s[j+size2:])) {
+					break
+				}
+				plain = false
 			}
 			j += size2
 		}
 		word := s[i:j]
 		i = j
 		prev = 'a'
-		first, _ := utf8.DecodeRuneInString(word)
+		first := rune(word[0])
+		if first >= utf8.RuneSelf {
+			first, _ = utf8.DecodeRuneInString(word)
+		}
 		capital := unicode.IsUpper(first)
 		numeric := unicode.IsDigit(first)
 		start := sentenceStart
 		sentenceStart = false
 		follows := joined && prevCapital && capital && !numeric
 		joined, prevCapital = true, false
-		for _, part := range splitJoined(word) {
-			term := normalise(part, capital)
-			if term == "" || stopwords[term] || (len(term) < 2 && !numeric) || drop[term] {
+		var one [1]string
+		parts := one[:]
+		switch {
+		case plain:
+			one[0] = word
+		case numeric:
+			one[0] = strings.TrimRight(strings.ReplaceAll(word, ",", ""), ".")
+		default:
+			parts = splitJoined(word)
+		}
+		for _, part := range parts {
+			b := normaliseTo(tz.buf[:0], part, capital)
+			tz.buf = b
+			if len(b) < 2 && (len(b) == 0 || !numeric) {
+				follows = false
+				continue
+			}
+			id := tz.term(b)
+			if tz.words[id].kind&wordStop != 0 {
 				follows = false
 				continue
 			}
@@ -76,10 +211,10 @@ func tokens(s string, isTitle bool, drop map[string]bool) []token {
 			// stay capitalised mid-sentence in body text (or all-caps
 			// acronyms) count as names there.
 			ent := numeric || capital && !start && !isTitle || isAcronym(part)
-			if generic[term] {
+			if tz.words[id].kind&wordGeneric != 0 {
 				ent = false
 			}
-			out = append(out, token{term: term, entity: ent, start: capital && start && !ent,
+			out = append(out, token{id: id, entity: ent, start: capital && start && !ent,
 				name: capital && !numeric, follows: follows})
 			follows, prevCapital = capital && !numeric, capital && !numeric
 		}
@@ -87,7 +222,20 @@ func tokens(s string, isTitle bool, drop map[string]bool) []token {
 	return out
 }
 
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+// wordByte marks the ASCII letters and digits.
+var wordByte = func() (t [utf8.RuneSelf]bool) {
+	for c := range utf8.RuneSelf {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+	}
+	return t
+}()
+
+func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return wordByte[r]
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
 
 // isJoiner reports runes that join parts of one word: apostrophes, hyphens,
 // and the separators inside numbers such as 19.3 or 1,000.
@@ -137,34 +285,56 @@ func isAcronym(w string) bool {
 // Capitalised words lose only a plural or transliteration ending: a name
 // such as "Kaling" or "Mining" is not a verb form.
 func normalise(w string, capital bool) string {
-	w = strings.ToLower(w)
-	if !isASCII(w) {
-		w = foldAccents(w)
-	}
-	if w == "" {
-		return ""
-	}
-	if r, _ := utf8.DecodeRuneInString(w); unicode.IsDigit(r) {
-		return w
-	}
-	if capital {
-		return stemName(w)
-	}
-	return stem(w)
+	return string(normaliseTo(nil, w, capital))
 }
 
-// stemName is stem restricted to the endings a name can vary by.
-func stemName(w string) string {
+// normaliseTo appends the normalised form of w to b.
+func normaliseTo(b []byte, w string, capital bool) []byte {
+	if isASCII(w) {
+		for i := 0; i < len(w); i++ {
+			c := w[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
+		}
+	} else {
+		// Lower-casing may turn a rune into ASCII (the Kelvin sign), so
+		// the accents are folded only if some remain.
+		lw := strings.ToLower(w)
+		if !isASCII(lw) {
+			lw = foldAccents(lw)
+		}
+		b = append(b, lw...)
+	}
+	if len(b) == 0 {
+		return b
+	}
+	if r, _ := utf8.DecodeRune(b); unicode.IsDigit(r) {
+		return b
+	}
+	if capital {
+		return stemNameTo(b)
+	}
+	return stemTo(b)
+}
+
+// stemNameTo is stemTo restricted to the endings a name can vary by.
+func stemNameTo(w []byte) []byte {
 	n := len(w)
 	switch {
-	case n > 4 && (strings.HasSuffix(w, "iy") || strings.HasSuffix(w, "yi") || strings.HasSuffix(w, "ii")):
-		return w[:n-2] + "y"
-	case n > 4 && strings.HasSuffix(w, "ies"):
-		return w[:n-3] + "y"
-	case n > 3 && strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us") && !strings.HasSuffix(w, "is"):
+	case n > 4 && (hasSuffix(w, "iy") || hasSuffix(w, "yi") || hasSuffix(w, "ii")):
+		return append(w[:n-2], 'y')
+	case n > 4 && hasSuffix(w, "ies"):
+		return append(w[:n-3], 'y')
+	case n > 3 && hasSuffix(w, "s") && !hasSuffix(w, "ss") && !hasSuffix(w, "us") && !hasSuffix(w, "is"):
 		return w[:n-1]
 	}
 	return w
+}
+
+func hasSuffix(b []byte, s string) bool {
+	return len(b) >= len(s) && string(b[len(b)-len(s):]) == s
 }
 
 func isASCII(s string) bool {
@@ -190,31 +360,34 @@ func foldAccents(s string) string {
 // stem is a light English stemmer: plurals, a few verb endings, and the
 // -iy/-yi/-ii endings of transliterated names. It is deliberately
 // conservative: merging two different words costs precision.
-func stem(w string) string {
+func stem(w string) string { return string(stemTo([]byte(w))) }
+
+// stemTo stems w in place.
+func stemTo(w []byte) []byte {
 	n := len(w)
 	switch {
-	case n > 4 && strings.HasSuffix(w, "iy"), n > 4 && strings.HasSuffix(w, "yi"), n > 4 && strings.HasSuffix(w, "ii"):
-		return w[:n-2] + "y"
-	case n > 4 && strings.HasSuffix(w, "ies"):
-		return w[:n-3] + "y"
-	case n > 4 && (strings.HasSuffix(w, "sses") || strings.HasSuffix(w, "shes") || strings.HasSuffix(w, "ches") || strings.HasSuffix(w, "xes")):
+	case n > 4 && (hasSuffix(w, "iy") || hasSuffix(w, "yi") || hasSuffix(w, "ii")):
+		return append(w[:n-2], 'y')
+	case n > 4 && hasSuffix(w, "ies"):
+		return append(w[:n-3], 'y')
+	case n > 4 && (hasSuffix(w, "sses") || hasSuffix(w, "shes") || hasSuffix(w, "ches") || hasSuffix(w, "xes")):
 		return w[:n-2]
-	case n > 3 && strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us") && !strings.HasSuffix(w, "is"):
+	case n > 3 && hasSuffix(w, "s") && !hasSuffix(w, "ss") && !hasSuffix(w, "us") && !hasSuffix(w, "is"):
 		return w[:n-1]
-	case n > 5 && strings.HasSuffix(w, "ing"):
+	case n > 5 && hasSuffix(w, "ing"):
 		return undouble(w[:n-3])
-	case n > 4 && strings.HasSuffix(w, "ied"):
-		return w[:n-3] + "y"
-	case n > 4 && strings.HasSuffix(w, "ed") && !strings.HasSuffix(w, "eed"):
+	case n > 4 && hasSuffix(w, "ied"):
+		return append(w[:n-3], 'y')
+	case n > 4 && hasSuffix(w, "ed") && !hasSuffix(w, "eed"):
 		return undouble(w[:n-2])
 	}
 	return w
 }
 
 // undouble turns "stopp" (from "stopped") into "stop".
-func undouble(w string) string {
+func undouble(w []byte) []byte {
 	n := len(w)
-	if n >= 3 && w[n-1] == w[n-2] && !strings.ContainsRune("aeiouls", rune(w[n-1])) {
+	if n >= 3 && w[n-1] == w[n-2] && strings.IndexByte("aeiouls", w[n-1]) < 0 {
 		return w[:n-1]
 	}
 	return w
@@ -439,7 +612,13 @@ func ln(x float64) float64 {
 	s2 := float64(s * s)
 	sum, term := 0.0, s
 	for k := 1.0; k < 40; k += 2 {
-		sum = float64(sum + float64(term/k))
+		next := float64(sum + float64(term/k))
+		if next == sum {
+			// The terms shrink: none of the rest can change the sum
+			// either, so stopping here gives the same bits.
+			break
+		}
+		sum = next
 		term = float64(term * s2)
 	}
 	return float64(2*sum) + float64(float64(e)*math.Ln2)
