@@ -108,6 +108,9 @@ func cmdCompact(ctx context.Context, e *env, args []string) int {
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
+	if code, ok := noArgs(e, fs); !ok {
+		return code
+	}
 	cfg, err := c.load()
 	if err != nil {
 		return fail(e, "compact", err)

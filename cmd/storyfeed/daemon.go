@@ -61,6 +61,9 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
+	if code, ok := noArgs(e, fs); !ok {
+		return code
+	}
 	cfg, err := d.flags.load()
 	if err != nil {
 		return fail(e, "run", err)
