@@ -52,7 +52,8 @@ func parseFeed(parser *gofeed.Parser, body []byte, contentType string) (feed *go
 // Bytes that are not valid in the chosen UTF-8 are read as Windows-1252,
 // the charset that such bytes come from in practice. Characters that XML
 // 1.0 forbids (C0 controls other than tab and newlines, U+FFFE, U+FFFF) are
-// dropped, and C1 controls are read as the Windows-1252 characters they
+// dropped, except vertical tab and form feed, which separate words and become
+// spaces, and C1 controls are read as the Windows-1252 characters they
 // stand for in text pasted from Windows (U+0092 is an apostrophe). A body
 // that needs none of this is returned as is, without a copy.
 func feedUTF8(body []byte, contentType string) []byte {
@@ -216,7 +217,8 @@ func cp1252(c byte) rune {
 	return r
 }
 
-// cleanXMLChars drops the characters XML 1.0 forbids and replaces C1
+// cleanXMLChars drops the characters XML 1.0 forbids (vertical tab and form
+// feed become spaces) and replaces C1
 // controls by their Windows-1252 characters. b must be valid UTF-8; it is
 // returned as is when it holds none of them.
 func cleanXMLChars(b []byte) []byte {
@@ -237,6 +239,8 @@ func cleanXMLChars(b []byte) []byte {
 	for i < len(b) {
 		r, n := utf8.DecodeRune(b[i:])
 		switch {
+		case r == '\v' || r == '\f':
+			out = append(out, ' ') // Word's manual line break, a page break: a space, not nothing
 		case r < 0x20 && r != '\t' && r != '\n' && r != '\r':
 		case r == 0xFFFE || r == 0xFFFF:
 		case r >= 0x80 && r <= 0x9F:

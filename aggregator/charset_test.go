@@ -50,6 +50,8 @@ var charsetCases = []struct {
 	{"utf8-labelled-koi8r.xml", "application/xml; charset=windows-1251", "Новости дня", "Москва сообщает"},
 	{"c1-controls.xml", "", "don’t", "it’s “quoted”"},
 	{"xml-illegal-controls.xml", "", "Bell and form feed", "ok"},
+	// Word writes a manual line break as a vertical tab: a space, not nothing.
+	{"xml-vertical-tab.xml", "", "Storm closes harbour", "First line second line"},
 }
 
 func TestCharsets(t *testing.T) {

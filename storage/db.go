@@ -74,10 +74,14 @@ func Open(path string, opt Options) (*DB, error) {
 	if err := checkMagic(path); err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:  timeout,
-		ReadOnly: opt.ReadOnly,
-		NoSync:   opt.NoSync,
+	var bdb *bolt.DB
+	err := safely(func() (err error) {
+		bdb, err = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout:  timeout,
+			ReadOnly: opt.ReadOnly,
+			NoSync:   opt.NoSync,
+		})
+		return err
 	})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
@@ -92,12 +96,46 @@ func Open(path string, opt Options) (*DB, error) {
 	// keeps the slack of a growing database small at the cost of a few more
 	// truncations.
 	bdb.AllocSize = allocSize
+	if err := safely(func() error { return checkSize(bdb, path) }); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
 	db := &DB{bolt: bdb, path: path}
-	if err := db.init(opt.ReadOnly); err != nil {
+	if err := safely(func() error { return db.init(opt.ReadOnly) }); err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// safely runs f, turning a panic into ErrDamaged: bbolt panics on pages that
+// are not what its meta page says (a truncated or overwritten file), and one
+// damaged file must give its name and a way out, not a stack trace. A panic
+// inside bolt.Open leaves its file descriptor open; the caller is about to
+// exit anyway.
+func safely(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v; restore a backup", ErrDamaged, r)
+		}
+	}()
+	return f()
+}
+
+// checkSize refuses a file shorter than the pages its meta page counts: a
+// copy cut short by a full disk or an interrupted cp. bbolt would read the
+// missing pages as zeros and panic on the first lookup that reaches them.
+func checkSize(bdb *bolt.DB, path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	return bdb.View(func(tx *bolt.Tx) error {
+		if need := tx.Size(); info.Size() < need {
+			return fmt.Errorf("%w: the file has %d bytes but its pages need %d (cut short?); restore a backup", ErrDamaged, info.Size(), need)
+		}
+		return nil
+	})
 }
 
 // init creates the buckets of a new database and checks the schema version

@@ -8,6 +8,10 @@ var (
 	ErrLocked = errors.New("database is in use by another storyfeed process")
 	// ErrNotDatabase means the file exists but is not a bbolt database.
 	ErrNotDatabase = errors.New("not a storyfeed database")
+	// ErrDamaged means the file is a bbolt database that cannot be read
+	// safely, for example one cut short by a full disk or an interrupted
+	// copy: restore a backup.
+	ErrDamaged = errors.New("database file is damaged")
 	// ErrSchema means the database was written by a newer storyfeed.
 	ErrSchema = errors.New("database schema is newer than this storyfeed")
 	// ErrNotFound means no record has the requested ID.

@@ -83,7 +83,7 @@ func copyDB(ctx context.Context, cfg config.Config, w io.Writer) (int64, error) 
 	if err != nil {
 		return 0, err
 	}
-	resp, err := daemonRequest(ctx, "GET", base+"/api/backup?db="+url.QueryEscape(abs), nil)
+	resp, err := daemonRequest(ctx, "GET", base+"/api/backup?db="+url.QueryEscape(abs), abs, nil)
 	if err != nil {
 		return 0, fmt.Errorf("database %s is in use by another process, and %w", cfg.Storage.Path, err)
 	}
@@ -106,6 +106,9 @@ func cmdCompact(ctx context.Context, e *env, args []string) int {
 			"replaced only once the new one is complete and passes its consistency check.")
 	c.register(fs, false)
 	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if code, ok := noArgs(e, fs); !ok {
 		return code
 	}
 	cfg, err := c.load()

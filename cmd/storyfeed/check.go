@@ -16,6 +16,9 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
+	if code, ok := noArgs(e, fs); !ok {
+		return code
+	}
 	cfg, err := c.load()
 	var errs config.Errors
 	switch {

@@ -138,6 +138,23 @@ func parse(fs *flag.FlagSet, args []string) (int, bool) {
 	return 0, true
 }
 
+// noArgs refuses the positional arguments of a command that takes none,
+// with exit status 2: the flag package stops at the first of them, so any
+// flag after it would otherwise be dropped without a word, and a config
+// file given without --config would be replaced by the defaults.
+func noArgs(e *env, fs *flag.FlagSet) (int, bool) {
+	if fs.NArg() == 0 {
+		return 0, true
+	}
+	arg := fs.Arg(0)
+	hint := ""
+	if strings.HasSuffix(arg, ".toml") {
+		hint = fmt.Sprintf(" (did you mean --config %s?)", arg)
+	}
+	fmt.Fprintf(e.stderr, "storyfeed %s: unexpected argument %q%s\n", fs.Name(), arg, hint)
+	return 2, false
+}
+
 // load returns the config named by --config, or the defaults, with the
 // flag overrides applied.
 func (c *common) load() (config.Config, error) {

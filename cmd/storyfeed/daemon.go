@@ -39,6 +39,7 @@ type daemon struct {
 	level  *slog.LevelVar
 	db     *storage.DB
 	dbPath string // absolute
+	apiKey string // the key /api/ requests must carry; "" refuses them all
 	svc    *aggregator.Service
 	base   string // absolute URL of the server
 	addr   string // address actually listened on
@@ -60,6 +61,9 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
+	if code, ok := noArgs(e, fs); !ok {
+		return code
+	}
 	cfg, err := d.flags.load()
 	if err != nil {
 		return fail(e, "run", err)
@@ -78,6 +82,11 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	}()
 	if d.dbPath, err = filepath.Abs(cfg.Storage.Path); err != nil {
 		return fail(e, "run", err)
+	}
+	if d.apiKey, err = writeAPIKey(d.dbPath); err != nil {
+		d.log.Warn("read commands and backup cannot ask this daemon", "err", err)
+	} else {
+		defer removeAPIKey(d.dbPath, d.apiKey)
 	}
 	// Listen before anything runs, so that a port in use fails at once.
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
@@ -213,11 +222,16 @@ func (d *daemon) setPublisher(cfg config.Config) {
 // operator needs.
 func (d *daemon) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{
+	metrics := promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelError),
 		ErrorHandling:     promhttp.ContinueOnError,
 		EnableOpenMetrics: false,
-	}))
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if d.tokenAllowed(w, r) {
+			metrics.ServeHTTP(w, r)
+		}
+	})
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.HandleFunc("POST /api/command", d.apiCommand)
 	mux.HandleFunc("GET /api/backup", d.apiBackup)
@@ -251,8 +265,7 @@ func (d *daemon) readyz(w http.ResponseWriter, r *http.Request) {
 // apiCommand runs a read command for a client on this machine against the
 // daemon's database (see remote.go).
 func (d *daemon) apiCommand(w http.ResponseWriter, r *http.Request) {
-	if !fromLoopback(r) {
-		http.Error(w, "forbidden: only for clients on this machine", http.StatusForbidden)
+	if !d.apiAllowed(w, r) {
 		return
 	}
 	var req commandRequest
@@ -300,8 +313,7 @@ func (d *daemon) apiCommand(w http.ResponseWriter, r *http.Request) {
 // apiBackup streams a consistent copy of the database to a client on this
 // machine; `storyfeed backup` uses it while the daemon runs.
 func (d *daemon) apiBackup(w http.ResponseWriter, r *http.Request) {
-	if !fromLoopback(r) {
-		http.Error(w, "forbidden: only for clients on this machine", http.StatusForbidden)
+	if !d.apiAllowed(w, r) {
 		return
 	}
 	if want := r.URL.Query().Get("db"); !samePath(want, d.dbPath) {

@@ -149,6 +149,10 @@ func TestAPICommandRefuses(t *testing.T) {
 	writeFile(t, conf, daemonConfig)
 	base := startInProcess(t, "--config", conf)
 	db := filepath.Join(dir, "storyfeed.db")
+	key, err := readAPIKey(db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		body string
 		want int
@@ -162,7 +166,7 @@ func TestAPICommandRefuses(t *testing.T) {
 		{`{"args":["stories"],"db":"/elsewhere/other.db"}`, 409},
 		{`not json`, 400},
 	} {
-		resp, err := httpPost(base+"/api/command", c.body)
+		resp, err := httpPost(base+"/api/command", key, c.body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,13 +174,29 @@ func TestAPICommandRefuses(t *testing.T) {
 			t.Errorf("POST /api/command %s = %d, want %d", c.body, resp, c.want)
 		}
 	}
-	if code, _ := get(t, base+"/api/backup?db=/elsewhere/other.db"); code != 409 {
-		t.Errorf("GET /api/backup of another database = %d, want 409", code)
+	req, err := http.NewRequest("GET", base+"/api/backup?db=/elsewhere/other.db", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(apiKeyHeader, key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 409 {
+		t.Errorf("GET /api/backup of another database = %d, want 409", resp.StatusCode)
 	}
 }
 
-func httpPost(url, body string) (int, error) {
-	resp, err := http.DefaultClient.Post(url, "application/json", bytes.NewReader([]byte(body)))
+func httpPost(url, key, body string) (int, error) {
+	req, err := http.NewRequest("POST", url, bytes.NewReader([]byte(body)))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(apiKeyHeader, key)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err
 	}

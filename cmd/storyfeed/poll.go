@@ -17,6 +17,9 @@ func cmdPoll(ctx context.Context, e *env, args []string) int {
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
+	if code, ok := noArgs(e, fs); !ok {
+		return code
+	}
 	cfg, err := c.load()
 	if err != nil {
 		return fail(e, "poll", err)

@@ -9,8 +9,8 @@ package main
 // code produces it.
 //
 // The daemon is found at [server] listen of the same config (or --listen);
-// it answers only requests from loopback addresses and only for the
-// database it holds.
+// it answers only requests from loopback addresses that carry the key it
+// wrote beside its database (apikey.go), and only for the database it holds.
 
 import (
 	"bytes"
@@ -112,7 +112,7 @@ func askDaemon(ctx context.Context, e *env, cfg config.Config, args []string) in
 	if err != nil {
 		return fail(e, name, err)
 	}
-	resp, err := daemonRequest(ctx, http.MethodPost, base+"/api/command", bytes.NewReader(body))
+	resp, err := daemonRequest(ctx, http.MethodPost, base+"/api/command", db, bytes.NewReader(body))
 	if err != nil {
 		return fail(e, name, fmt.Errorf("database %s is in use by another process, and %w", cfg.Storage.Path, err))
 	}
@@ -129,8 +129,13 @@ func askDaemon(ctx context.Context, e *env, cfg config.Config, args []string) in
 	return out.Code
 }
 
-// daemonRequest sends one request to the daemon.
-func daemonRequest(ctx context.Context, method, target string, body io.Reader) (*http.Response, error) {
+// daemonRequest sends one request to the daemon that holds db, with the key
+// it wrote beside db.
+func daemonRequest(ctx context.Context, method, target, db string, body io.Reader) (*http.Response, error) {
+	key, err := readAPIKey(db)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, daemonTimeout)
 	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
@@ -138,6 +143,7 @@ func daemonRequest(ctx context.Context, method, target string, body io.Reader) (
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(apiKeyHeader, key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()

@@ -44,6 +44,9 @@ func cmdStories(ctx context.Context, e *env, args []string) int {
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
+	if code, ok := noArgs(e, fs); !ok {
+		return code
+	}
 	cfg, err := c.load()
 	if err != nil {
 		return fail(e, "stories", err)

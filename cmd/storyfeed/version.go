@@ -14,6 +14,9 @@ func cmdVersion(ctx context.Context, e *env, args []string) int {
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
+	if code, ok := noArgs(e, fs); !ok {
+		return code
+	}
 	fmt.Fprintf(e.stdout, "storyfeed %s\n", version)
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		fmt.Fprintf(e.stdout, "go: %s\nmodule: %s %s\n", bi.GoVersion, bi.Main.Path, bi.Main.Version)
