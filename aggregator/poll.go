@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -88,27 +89,47 @@ func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, err
 	s.indexFresh = false
 	s.writeMu.Unlock()
 
-	jobs := make(chan config.Source)
-	results := make(chan fetched)
-	var wg sync.WaitGroup
+	// Fetches finish in any order, but the writer decides the sources in
+	// the order they were given: dedupe decisions depend on what the index
+	// already holds, so this makes a cycle give the same stories on every
+	// run, also when it resumes after a crash. Results that arrive early
+	// wait in pending; window bounds them, so a slow source holds up the
+	// writer but never more than window fetched sources' worth of memory.
+	type job struct {
+		i   int
+		src config.Source
+	}
+	type result struct {
+		i int
+		f fetched
+	}
 	workers := min(s.cfg.Poll.Workers, len(sources))
+	window := make(chan struct{}, 4*max(workers, 1))
+	jobs := make(chan job)
+	results := make(chan result)
+	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			parser := gofeed.NewParser() // one per worker: a Parser is not safe for concurrent use
-			for src := range jobs {
-				f := s.read(ctx, parser, src)
+			for j := range jobs {
+				f := s.read(ctx, parser, j.src)
 				s.prepare(&f)
-				results <- f
+				results <- result{j.i, f}
 			}
 		}()
 	}
 	go func() {
 		defer close(jobs)
-		for _, src := range sources {
+		for i, src := range sources {
 			select {
-			case jobs <- src:
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- job{i, src}:
 			case <-ctx.Done():
 				return
 			}
@@ -121,23 +142,38 @@ func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, err
 
 	var commitErr error
 	cm := s.startCommitter(ctx)
-	for f := range results {
+	handle := func(f *fetched) {
+		<-window
 		c.Sources++
 		if commitErr == nil && cm.failed.Load() {
 			commitErr = errCommit
 		}
 		if commitErr != nil {
-			continue // drain: the workers finish their current source
+			return // drain: the workers finish their current source
 		}
-		p, err := s.write(ctx, &f, &c)
+		p, err := s.write(ctx, f, &c)
 		if err != nil {
 			commitErr = err
-			continue
+			return
 		}
 		if p.batch.Source == nil {
-			continue // skipped: nothing to write
+			return // skipped: nothing to write
 		}
 		cm.in <- p
+	}
+	pending := map[int]*fetched{}
+	next := 0
+	for r := range results {
+		pending[r.i] = &r.f
+		for f := pending[next]; f != nil; f = pending[next] {
+			delete(pending, next)
+			next++
+			handle(f)
+		}
+	}
+	// Cancelled: sources never dispatched leave gaps; the rest, in order.
+	for _, i := range slices.Sorted(maps.Keys(pending)) {
+		handle(pending[i])
 	}
 	if err := cm.finish(); err != nil && (commitErr == nil || commitErr == errCommit) {
 		commitErr = err

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/storyfeed/storyfeed/aggregator/config"
 	"github.com/storyfeed/storyfeed/storage"
 )
 
@@ -182,7 +183,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "storyfeed.toml")
-	writeFile(t, conf, farmConfig(feeds, 1))
+	writeFile(t, conf, farmConfig(feeds, config.Default().Poll.Workers))
 
 	// The reference: one poll, never killed.
 	start := time.Now()
