@@ -9,6 +9,7 @@
 package aggregator
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,8 @@ type Store interface {
 	Commit(ctx context.Context, b storage.Batch) error
 	Items(ids []string) (found map[string]storage.Item, tombstoned map[string]bool, err error)
 	Source(name string) (storage.SourceState, bool, error)
+	Sources() ([]storage.SourceState, error)
+	Holds() (map[string]time.Time, error)
 	ExactMatch(canon, hash string) (story, by string, ok bool, err error)
 	ForEachIndexEntry(ctx context.Context, since time.Time, fn func(*storage.IndexEntry) error) error
 }
@@ -37,6 +40,9 @@ type Deps struct {
 	Logger *slog.Logger     // nil discards logs
 	Now    func() time.Time // nil means time.Now
 	Fetch  *fetch.Client    // nil builds one from the config
+	// Version is the build's version, for the default User-Agent
+	// (fetch.UserAgent); "" reads it from the binary's build info.
+	Version string
 	// Observer is told about fetches, transactions and cycles, for
 	// metrics; nil observes nothing.
 	Observer Observer
@@ -51,6 +57,10 @@ type Service struct {
 	fetcher *fetch.Client
 	norm    *normalizer
 	obs     Observer
+	holdLog holdLog // host holds already logged (hosts.go)
+	// intervals caches the interval of each cron spec: spec ->
+	// time.Duration (due.go).
+	intervals sync.Map
 
 	// sched is the scheduler's state: polls started by Run hold its read
 	// lock, Reload its write lock (see reload.go).
@@ -90,9 +100,14 @@ func New(cfg config.Config, deps Deps) (*Service, error) {
 	}
 	if deps.Fetch == nil {
 		deps.Fetch = fetch.New(fetch.Options{
-			UserAgent:   cfg.Poll.UserAgent,
-			Timeout:     cfg.Poll.Timeout,
-			MaxBodySize: cfg.Poll.MaxBodySize,
+			UserAgent:      cmp.Or(cfg.Poll.UserAgent, fetch.UserAgent(deps.Version)),
+			Timeout:        cfg.Poll.Timeout,
+			ConnectTimeout: cfg.Poll.ConnectTimeout,
+			MaxBodySize:    cfg.Poll.MaxBodySize,
+			PerHost:        cfg.Poll.PerHost,
+			HostGap:        cfg.Poll.HostGap,
+			AllowPrivate:   cfg.Poll.AllowPrivateNetworks,
+			Now:            deps.Now,
 		})
 	}
 	return &Service{

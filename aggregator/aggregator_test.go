@@ -69,6 +69,7 @@ func newService(t *testing.T, db *storage.DB, clk *clock, sources ...config.Sour
 	t.Helper()
 	cfg := config.Default()
 	cfg.Sources = sources
+	cfg.Poll.AllowPrivateNetworks = true // the test servers are on loopback
 	svc, err := aggregator.New(cfg, aggregator.Deps{Store: db, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"testing"
+	"time"
 
 	"github.com/storyfeed/storyfeed/storage"
 )
@@ -38,5 +39,25 @@ func TestCommitterGroupsStates(t *testing.T) {
 	close(cm.in)
 	if g, next := cm.group(state("y")); len(g.batch.Sources) != 0 || next != nil || g.source != "y" {
 		t.Errorf("group at the end of the queue: %+v %q, next %v", g.batch, g.source, next)
+	}
+}
+
+// A batch with a host hold or removed files is more than a state: grouping
+// it would write its state and drop the rest.
+func TestCommitterDoesNotGroupHoldsOrRemovals(t *testing.T) {
+	state := func(name string) pendingCommit {
+		return pendingCommit{source: name, batch: storage.Batch{Source: &storage.SourceState{Name: name}}}
+	}
+	hold := state("held")
+	hold.batch.Holds = map[string]time.Time{"example.org:443": time.Unix(1e9, 0)}
+	removed := state("dir")
+	removed.batch.Remove = []string{"0000000000000001"}
+	for _, p := range []pendingCommit{hold, removed} {
+		cm := &committer{in: make(chan pendingCommit, commitQueue)}
+		cm.in <- p
+		g, next := cm.group(state("a"))
+		if len(g.batch.Sources) != 0 || next == nil || next.source != p.source {
+			t.Errorf("%s: grouped into %+v, next %v; want it written on its own", p.source, g.batch, next)
+		}
 	}
 }

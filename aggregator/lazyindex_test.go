@@ -50,6 +50,7 @@ func TestUnchangedCycleBuildsNoIndex(t *testing.T) {
 	st := &countingStore{DB: db}
 	clk := newClock()
 	cfg := config.Default()
+	cfg.Poll.AllowPrivateNetworks = true // the test server is on loopback
 	cfg.Sources = []config.Source{{Name: "Wire", URL: srv.URL + "/feed"}}
 	poll := func() aggregator.Cycle { // a new service each time, as `storyfeed poll` runs
 		t.Helper()

@@ -48,14 +48,27 @@ func (n *normalizer) fromFeedItem(feed, category string, base *url.URL, fi *gofe
 	if link == "" && len(fi.Links) > 0 {
 		link = resolve(base, strings.TrimSpace(fi.Links[0]))
 	}
-	content := fi.Content
-	if len(strings.TrimSpace(content)) == 0 {
-		content = fi.Description
+	guid := strings.TrimSpace(fi.GUID)
+	if link == "" && isWebURL(guid) {
+		// An RSS guid is a permalink unless it says otherwise (gofeed
+		// does not tell), and then it is the item's link.
+		link = guid
 	}
+	content := itemContent(fi)
 	text := clip(htmlToText(content), maxText)
-	title := clip(cleanText(htmlToText(fi.Title)), maxTitle)
+	rawTitle := fi.Title
+	if strings.TrimSpace(rawTitle) == "" {
+		rawTitle = extensionValue(fi, "media", "title") // Media RSS titles a video item so
+	}
+	title := clip(cleanText(htmlToText(rawTitle)), maxTitle)
 	if title == "" {
 		title = firstWords(text, 12)
+	}
+	// A title that is markup only (an image) and no text: the item is
+	// still one the feed lists, and a reader needs something to show.
+	untitled := title == "" && strings.TrimSpace(rawTitle) != ""
+	if untitled {
+		title = "(untitled)"
 	}
 	it := storage.Item{
 		Feed:     feed,
@@ -80,7 +93,11 @@ func (n *normalizer) fromFeedItem(feed, category string, base *url.URL, fi *gofe
 	}
 	it.Published = capDate(it.Published, now)
 	it.Hash = contentHash(it.Title, it.Text)
-	guid := strings.TrimSpace(fi.GUID)
+	if untitled && it.Text == "" {
+		// Nothing of its own to recognise a copy by: every such item
+		// would otherwise hash alike and be taken for one story.
+		it.Hash = contentHash("", "untitled\x00"+guid+"\x00"+link+"\x00"+fi.Title)
+	}
 	switch {
 	case guid != "":
 	case link != "":
@@ -149,6 +166,46 @@ func (n *normalizer) fromArticle(feed, category, rel string, a *seedfile.Article
 	}
 	it.Hash = contentHash(it.Title, it.Text)
 	return it
+}
+
+// itemContent is the HTML body of an item: its content, else its
+// description, else the body that older feeds carry in elements gofeed
+// leaves aside (xhtml:body, body, fullitem), else a Media RSS description.
+func itemContent(fi *gofeed.Item) string {
+	for _, c := range []string{fi.Content, fi.Description, fi.Custom["body"], fi.Custom["fullitem"]} {
+		if strings.TrimSpace(c) != "" {
+			return c
+		}
+	}
+	// Extension values are text: gofeed has already read their markup.
+	if v := extensionValue(fi, "xhtml", "body"); v != "" {
+		return html.EscapeString(v)
+	}
+	for _, group := range fi.Extensions["media"]["group"] {
+		for _, d := range group.Children["description"] {
+			if v := strings.TrimSpace(d.Value); v != "" {
+				return html.EscapeString(v)
+			}
+		}
+	}
+	return html.EscapeString(extensionValue(fi, "media", "description"))
+}
+
+// isWebURL reports whether s is an absolute http(s) URL.
+func isWebURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// extensionValue is the value of the first ns:name extension element of
+// an item, "" when it has none.
+func extensionValue(fi *gofeed.Item, ns, name string) string {
+	for _, e := range fi.Extensions[ns][name] {
+		if v := strings.TrimSpace(e.Value); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // capDate keeps a publication date no later than now: a feed that dates its
@@ -248,7 +305,8 @@ func htmlToText(s string) string {
 	var b strings.Builder
 	skip := 0
 	for {
-		switch z.Next() {
+		tt := z.Next()
+		switch tt {
 		case xhtml.ErrorToken:
 			return cleanText(b.String())
 		case xhtml.TextToken:
@@ -259,7 +317,11 @@ func htmlToText(s string) string {
 			name, _ := z.TagName()
 			switch string(name) {
 			case "script", "style", "noscript", "iframe", "template":
-				skip++
+				// A self-closed <iframe/> has no end tag to wait for:
+				// the text after it is the document's.
+				if tt == xhtml.StartTagToken {
+					skip++
+				}
 			case "br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article":
 				b.WriteString("\n")
 			}

@@ -68,6 +68,7 @@ func TestReloadDiff(t *testing.T) {
 	cfg.Dedupe.Window = 48 * time.Hour
 	cfg.Server.Listen = "127.0.0.1:9999"
 	cfg.Poll.Timeout = time.Minute
+	cfg.Poll.AllowPrivateNetworks = true // as newService has it
 	d, err := svc.Reload(cfg)
 	if err != nil {
 		t.Fatal(err)

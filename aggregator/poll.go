@@ -1,11 +1,12 @@
 package aggregator
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -28,11 +29,15 @@ type Cycle struct {
 	OK          int // answered with new content (200, or a local read)
 	NotModified int // answered 304 or unchanged
 	Errors      int // failed
+	Skipped     int // not fetched: their host asked for a pause (429, 503)
 	ItemsNew    int
 	ItemsUpdate int
 	StoriesNew  int
 	Joined      int // new items that joined an existing story
-	Duration    time.Duration
+	// ItemsRemoved are items deleted because their file left a directory
+	// source.
+	ItemsRemoved int
+	Duration     time.Duration
 }
 
 // errCommit stands for the committer's failure until it reports it.
@@ -41,12 +46,14 @@ var errCommit = errors.New("commit failed")
 // ErrNoSource means a cycle could poll none of its sources.
 var ErrNoSource = errors.New("no source could be polled")
 
-// PollOnce polls every configured source once and returns what happened. It
+// PollOnce polls every configured source once, due or not, and returns
+// what happened. Only sources disabled by 410 Gone and sources of a host
+// that asked for a pause (429 or 503 with Retry-After) are left alone. It
 // fails only when the context ends, the database cannot be written, or
 // every source failed (ErrNoSource); single broken sources are recorded in
 // their state and logged.
 func (s *Service) PollOnce(ctx context.Context) (Cycle, error) {
-	return s.poll(ctx, s.cfg.Sources)
+	return s.poll(ctx, s.selectSources(ctx, s.cfg.Sources, true))
 }
 
 // fetched is what a worker hands the writer for one source.
@@ -58,6 +65,13 @@ type fetched struct {
 	unchanged bool
 	err       error // the whole source failed
 	warnings  []error
+	// skipped means the source was not fetched: its host is held.
+	skipped bool
+	gone    bool                 // the source answered 410 Gone
+	holds   map[string]time.Time // host -> hold that this fetch's answer asked for
+	fresh   time.Duration        // freshness lifetime the server gave
+	// remove are the IDs of items whose files left a directory source.
+	remove []string
 	// feats are the dedupe features of items, index for index, computed by
 	// the worker (prepare) so that the single writer only matches and
 	// commits.
@@ -120,6 +134,9 @@ func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, err
 			commitErr = err
 			continue
 		}
+		if p.batch.Source == nil {
+			continue // skipped: nothing to write
+		}
 		cm.in <- p
 	}
 	if err := cm.finish(); err != nil && (commitErr == nil || commitErr == errCommit) {
@@ -127,7 +144,7 @@ func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, err
 	}
 	c.Duration = s.now().Sub(start)
 	s.log.Info("poll cycle",
-		"sources", c.Sources, "ok", c.OK, "not_modified", c.NotModified, "errors", c.Errors,
+		"sources", c.Sources, "ok", c.OK, "not_modified", c.NotModified, "errors", c.Errors, "skipped", c.Skipped,
 		"items_new", c.ItemsNew, "items_updated", c.ItemsUpdate,
 		"stories_new", c.StoriesNew, "stories_joined", c.Joined, keyDur, c.Duration.Round(time.Millisecond))
 	switch {
@@ -151,6 +168,9 @@ func (s *Service) read(ctx context.Context, parser *gofeed.Parser, src config.So
 		return f
 	}
 	st.Name = src.Name
+	if src.URL != "" && adopt(&st, src) {
+		s.log.Info("source url changed in the config: its fetch state starts afresh", keySource, src.Name, keyURL, src.URL)
+	}
 	f.state = st
 	now := s.now()
 	f.state.LastFetch = now
@@ -164,7 +184,7 @@ func (s *Service) read(ctx context.Context, parser *gofeed.Parser, src config.So
 }
 
 func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched, now time.Time) {
-	target := f.src.URL
+	target := fetchURL(&f.state, f.src)
 	v := fetch.Validators{}
 	if f.state.URL == target || f.state.URL == "" {
 		// Validators belong to the URL they came from.
@@ -172,19 +192,37 @@ func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched
 	}
 	start := time.Now()
 	res, err := s.fetcher.Get(ctx, target, v)
+	if he := (*fetch.HeldError)(nil); errors.As(err, &he) {
+		f.skipped = true // not fetched, so not observed either
+		if s.holdLog.first(he.Host, he.Until) {
+			s.log.Info("host asked for a pause: its sources are skipped until then", "host", he.Host, "until", he.Until.Format(time.RFC3339))
+		}
+		return
+	}
 	s.observeFetch(f.src.Name, res, err, time.Since(start))
 	if err != nil {
 		var se *fetch.StatusError
 		if errors.As(err, &se) {
 			f.state.LastStatus = se.Code
+			f.gone = se.Code == http.StatusGone
+			// The client now holds the host: keep the hold for later polls.
+			host := fetch.HostKeyOf(cmp.Or(se.Final, target))
+			if until, held := s.fetcher.Held(host); held && se.HostHold() > 0 {
+				f.holds = map[string]time.Time{host: until}
+			}
 		}
 		f.err = err
 		return
 	}
 	s.log.Debug("fetched", keySource, f.src.Name, keyURL, target, keyStatus, res.Status, keyDur, time.Since(start))
 	f.state.URL = target
+	if res.Moved != "" && res.Moved != target {
+		s.log.Info("source moved permanently: fetching its new URL from now on", keySource, f.src.Name, keyURL, target, "to", res.Moved)
+		f.state.URL = res.Moved
+	}
 	f.state.LastStatus = res.Status
 	f.state.ETag, f.state.LastModified = res.Validators.ETag, res.Validators.LastModified
+	f.fresh = res.Fresh
 	if res.Status == 304 {
 		f.unchanged = true
 		return
@@ -194,12 +232,16 @@ func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched
 		f.unchanged = true // a server without validators sent the same bytes
 		return
 	}
-	feed, err := parser.Parse(bytes.NewReader(res.Body))
+	feed, err := parseFeed(parser, res.Body, res.ContentType)
 	if err != nil {
 		f.err = fmt.Errorf("parse %s: %w", target, err)
 		return
 	}
 	f.state.BodyHash = hash
+	f.state.FeedTTL = 0
+	if feed.FeedType == "rss" {
+		f.state.FeedTTL = rssTTL(res.Body)
+	}
 	base, _ := url.Parse(res.URL)
 	f.items = s.feedItems(f.src, base, feed, now)
 }
@@ -232,7 +274,7 @@ func (s *Service) readPath(parser *gofeed.Parser, f *fetched, now time.Time) {
 			f.err = fmt.Errorf("source %s: %w", f.src.Name, err)
 			return
 		}
-		feed, err := parser.Parse(bytes.NewReader(body))
+		feed, err := parseFeed(parser, body, "")
 		if err != nil {
 			f.err = fmt.Errorf("parse %s: %w", f.src.Path, err)
 			return
@@ -266,23 +308,58 @@ func (s *Service) readPath(parser *gofeed.Parser, f *fetched, now time.Time) {
 		return
 	}
 	slices.Sort(files) // stable order: stable decisions
+	walkClean := len(f.warnings) == 0
+	old := f.state.Files
+	f.state.Files = make(map[string]string, len(files))
 	for _, p := range files {
 		rel, err := filepath.Rel(f.src.Path, p)
 		if err != nil {
 			rel = p
 		}
+		rel = filepath.ToSlash(rel)
 		a, err := readArticle(p)
 		if err != nil {
 			f.warnings = append(f.warnings, err)
+			if id, ok := old[rel]; ok {
+				f.state.Files[rel] = id // unreadable for now, not removed
+			}
 			continue
 		}
-		f.items = append(f.items, s.norm.fromArticle(f.src.Name, f.src.Category, filepath.ToSlash(rel), &a, now))
+		it := s.norm.fromArticle(f.src.Name, f.src.Category, rel, &a, now)
+		f.state.Files[rel] = it.ID
+		f.items = append(f.items, it)
 	}
 	if len(files) > 0 && len(f.items) == 0 {
 		f.err = fmt.Errorf("source %s: none of %d files could be read: %w", f.src.Name, len(files), errors.Join(f.warnings...))
+		f.state.Files = old // a failed poll learns nothing about removals
 		return
 	}
+	f.remove = removedFiles(old, f.state.Files, walkClean)
 	f.state.LastStatus = 200
+}
+
+// removedFiles returns the IDs of the items whose files were in the
+// directory last time (old) and are gone now (cur), in a stable order. A
+// walk that met errors may have missed files that are still there: after
+// one, nothing is removed and the files it did not see are remembered.
+func removedFiles(old, cur map[string]string, walkClean bool) []string {
+	kept := make(map[string]bool, len(cur))
+	for _, id := range cur {
+		kept[id] = true
+	}
+	var gone []string
+	for rel, id := range old {
+		if _, seen := cur[rel]; seen || kept[id] {
+			continue // still there, or its item now comes from another file
+		}
+		if !walkClean {
+			cur[rel] = id
+			continue
+		}
+		gone = append(gone, id)
+	}
+	slices.Sort(gone)
+	return slices.Compact(gone)
 }
 
 func readArticle(path string) (seedfile.Article, error) {

@@ -30,6 +30,7 @@ func (d Diff) Empty() bool {
 var restartKeys = []string{
 	"storage.path", "server.listen", "log.format",
 	"poll.timeout", "poll.max_body_size", "poll.user_agent", "poll.allow_private_networks",
+	"poll.per_host", "poll.host_gap", "poll.connect_timeout",
 	"poll.memory_limit",
 }
 

@@ -188,7 +188,10 @@ func (s *Service) runPoll(ctx context.Context, names []string, spec string, fata
 			sources = append(sources, src)
 		}
 	}
-	if len(sources) == 0 {
+	// Scheduled polls fetch only the sources that are due; the first
+	// poll and the polls of sources added or changed by a reload fetch
+	// theirs at once.
+	if sources = s.selectSources(ctx, sources, spec == ""); len(sources) == 0 {
 		return
 	}
 	c, err := s.poll(ctx, sources)

@@ -13,8 +13,14 @@ import (
 // write is the single writer: it decides the story of every new item of one
 // source and returns the source's batch, which the committer writes in one
 // transaction. A source error is recorded in the source's state and is not
-// returned; only a failure to read the database is.
+// returned; only a failure to read the database is. A skipped source (its
+// host is held) returns an empty batch, which is not written.
 func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommit, error) {
+	p := pendingCommit{source: f.src.Name}
+	if f.skipped {
+		c.Skipped++ // its host is held: nothing happened, nothing to write
+		return p, nil
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	now := s.now()
@@ -22,16 +28,25 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommi
 		s.log.Warn("skipped file", keySource, f.src.Name, keyErr, w)
 	}
 	st := f.state
-	p := pendingCommit{source: f.src.Name}
 	if f.err != nil {
 		c.Errors++
 		st.ErrorStreak++
 		st.LastError = f.err.Error()
-		s.log.Warn("source failed", keySource, f.src.Name, keyErr, f.err, "streak", st.ErrorStreak)
-		p.batch = storage.Batch{Source: &st}
+		s.setNextDue(&st, f, now)
+		attrs := []any{keySource, f.src.Name, keyErr, f.err, "streak", st.ErrorStreak}
+		if !st.NextDue.IsZero() {
+			attrs = append(attrs, "next_due", st.NextDue.Format(time.RFC3339))
+		}
+		s.log.Warn("source failed", attrs...)
+		if f.gone && !st.Disabled {
+			st.Disabled = true
+			s.log.Warn("source is gone (HTTP 410): disabled; change its url in the config to enable it again", keySource, f.src.Name)
+		}
+		p.batch = storage.Batch{Source: &st, Holds: f.holds}
 		return p, nil
 	}
 	st.ErrorStreak, st.LastError, st.LastSuccess = 0, "", now
+	s.setNextDue(&st, f, now)
 	if f.unchanged {
 		c.NotModified++
 		p.batch = storage.Batch{Source: &st}
@@ -50,8 +65,19 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommi
 	if err != nil {
 		return p, err
 	}
-	p.batch = storage.Batch{Source: &st, Items: d.items, Features: d.features, Related: d.related}
+	p.batch = storage.Batch{Source: &st, Items: d.items, Features: d.features, Related: d.related, Remove: f.remove}
 	p.added = d.added
+	// The index forgets removed items now: should the commit fail, they
+	// are still stored, and the next cycle rebuilds the index from storage.
+	if s.index != nil {
+		for _, id := range f.remove {
+			s.index.Remove(id)
+		}
+	}
+	c.ItemsRemoved += len(f.remove)
+	if len(f.remove) > 0 {
+		s.log.Info("files removed: their items leave the feed", keySource, f.src.Name, "items", len(f.remove))
+	}
 	return p, nil
 }
 
@@ -112,8 +138,12 @@ func (s *Service) startCommitter(ctx context.Context) *committer {
 	return cm
 }
 
+// stateOnly means the batch holds a source's state and nothing else (no
+// items, host holds or removals), so that it can share a transaction.
 func (p *pendingCommit) stateOnly() bool {
-	return len(p.batch.Items) == 0 && len(p.batch.Related) == 0 && len(p.batch.Features) == 0
+	b := &p.batch
+	return len(b.Items) == 0 && len(b.Related) == 0 && len(b.Features) == 0 &&
+		len(b.Holds) == 0 && len(b.Remove) == 0
 }
 
 // group adds to the state-only batch p the state-only batches queued

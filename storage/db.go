@@ -31,7 +31,7 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketSources, bucketItems, bucketItemTime,
 		bucketStories, bucketStoryTime, bucketURLs, bucketHashes, bucketTombstones,
-		bucketFeatures, bucketOverrides}
+		bucketFeatures, bucketOverrides, bucketHosts}
 
 	keySchema     = []byte("schema")
 	keyGeneration = []byte("generation")
@@ -187,6 +187,15 @@ type Batch struct {
 	// Related are stories to record as related to a story, by story ID:
 	// an item that matched both joined one and links the other.
 	Related map[string][]string
+	// Holds are hosts (host:port) whose sources are not to be fetched
+	// before the given time; a zero time deletes the host's hold.
+	Holds map[string]time.Time
+	// Remove are IDs of items their source no longer delivers (a file
+	// deleted from a directory source). They are deleted with their index
+	// entries and their place in their story, before Items are written; a
+	// story left empty goes too. Unlike retention they get no tombstone:
+	// should the source deliver them again, they come back.
+	Remove []string
 }
 
 // Commit writes b in one transaction: all of it or none of it.
@@ -207,6 +216,9 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 				return fmt.Errorf("source %s: %w", b.Source.Name, err)
 			}
 		}
+		if err := putHolds(tx, b.Holds); err != nil {
+			return err
+		}
 		for i := range b.Sources {
 			st := &b.Sources[i]
 			if err := putRecord(tx.Bucket(bucketSources), []byte(st.Name), st); err != nil {
@@ -214,6 +226,15 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 			}
 		}
 		w := writer{tx: tx, stories: map[string]*Story{}}
+		for _, id := range b.Remove {
+			k, err := idKey(id)
+			if err != nil {
+				return fmt.Errorf("remove: %w", err)
+			}
+			if err := w.expireItem(k); err != nil {
+				return fmt.Errorf("remove item %s: %w", id, err)
+			}
+		}
 		for i := range b.Items {
 			if err := w.putItem(&b.Items[i]); err != nil {
 				return fmt.Errorf("item %s: %w", b.Items[i].ID, err)
@@ -233,7 +254,7 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 		if err := w.flushStories(); err != nil {
 			return err
 		}
-		if len(b.Items) > 0 {
+		if len(b.Items) > 0 || len(b.Remove) > 0 {
 			meta := tx.Bucket(bucketMeta)
 			if g := meta.Get(keyGeneration); len(g) == 8 {
 				gen = binary.BigEndian.Uint64(g)

@@ -19,7 +19,7 @@ var (
 	bucketOverrides    = []byte("overrides")
 	bucketItemFeatures = []byte("item_features")
 
-	addedBuckets = [][]byte{bucketFeatures, bucketOverrides, bucketItemFeatures}
+	addedBuckets = [][]byte{bucketFeatures, bucketOverrides, bucketHosts, bucketItemFeatures}
 )
 
 func addedBucket(name []byte) bool {

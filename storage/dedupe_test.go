@@ -156,7 +156,7 @@ func TestOpenDatabaseWithoutAddedBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := raw.Update(func(tx *bolt.Tx) error {
-		for _, b := range []string{"features", "overrides"} {
+		for _, b := range []string{"features", "overrides", "hosts"} {
 			if err := tx.DeleteBucket([]byte(b)); err != nil {
 				return err
 			}
@@ -173,6 +173,9 @@ func TestOpenDatabaseWithoutAddedBuckets(t *testing.T) {
 	}
 	if ovs, err := ro.Overrides(); err != nil || len(ovs) != 0 {
 		t.Errorf("Overrides on an older database = %v, %v", ovs, err)
+	}
+	if holds, err := ro.Holds(); err != nil || len(holds) != 0 {
+		t.Errorf("Holds on an older database = %v, %v", holds, err)
 	}
 	n := 0
 	if err := ro.ForEachIndexEntry(ctx, t0, func(e *storage.IndexEntry) error { n++; return nil }); err != nil || n != 1 {

@@ -41,9 +41,13 @@
 //	                            the items; an item without one is re-read
 //	overrides   "split/"+item ID or "merge/"+story ID -> Override: a manual
 //	                            split or merge, which the engine never undoes
+//	hosts       host:port    -> until, unix nanos (8): the host answered 429
+//	                            or 503 with Retry-After, and none of its
+//	                            sources is fetched before then (by this or
+//	                            any later process); see [DB.Holds]
 //
-// The features and overrides buckets were added after schema 1 was first
-// released; Open creates them in an older file, and a read-only open of
+// The features, overrides and hosts buckets were added after schema 1 was
+// first released; Open creates them in an older file, and a read-only open of
 // such a file treats them as empty.
 //
 // # Retention

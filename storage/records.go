@@ -70,7 +70,8 @@ type StoryView struct {
 // SourceState is what storyfeed remembers about fetching one source.
 type SourceState struct {
 	Name         string    `json:"name"`
-	URL          string    `json:"url,omitempty"` // current URL, after permanent redirects
+	URL          string    `json:"url,omitempty"`        // current URL, after permanent redirects
+	ConfigURL    string    `json:"config_url,omitempty"` // the configured URL this state belongs to
 	ETag         string    `json:"etag,omitempty"`
 	LastModified string    `json:"last_modified,omitempty"`
 	BodyHash     string    `json:"body_hash,omitempty"` // hash of the last body parsed
@@ -80,8 +81,15 @@ type SourceState struct {
 	NextDue      time.Time `json:"next_due,omitzero"`
 	ErrorStreak  int       `json:"error_streak,omitempty"`
 	LastError    string    `json:"last_error,omitempty"`
-	Disabled     bool      `json:"disabled,omitempty"`
-	Items        int       `json:"items,omitempty"` // items in the last successful fetch
+	Disabled     bool      `json:"disabled,omitempty"` // 410 Gone: not fetched until its configured URL changes
+	Items        int       `json:"items,omitempty"`    // items in the last successful fetch
+	// FeedTTL is the RSS <ttl> of the last body parsed: a floor on the
+	// time between two fetches, like Cache-Control max-age.
+	FeedTTL time.Duration `json:"feed_ttl,omitempty"`
+	// Files maps each file of a directory source, by its path inside the
+	// directory, to the ID of its item, so that a poll can tell which
+	// files were removed since the last one.
+	Files map[string]string `json:"files,omitempty"`
 }
 
 // ItemID derives an item's ID from the name of the source that delivered it

@@ -67,9 +67,12 @@ type Poll struct {
 	Schedule             string        // robfig/cron spec used by sources without their own
 	AllowPrivateNetworks bool          // let url sources resolve to loopback/private addresses
 	Workers              int           // sources fetched at once
+	PerHost              int           // requests to one host (host:port) at once; 0: no limit
+	HostGap              time.Duration // minimum time between request starts to one host
+	ConnectTimeout       time.Duration // time limit of one TCP connection and TLS handshake
 	Timeout              time.Duration // whole-request timeout of one fetch
 	MaxBodySize          int64         // bytes; a bigger feed is an error
-	UserAgent            string
+	UserAgent            string        // "" means "storyfeed/VERSION (+https://github.com/storyfeed/storyfeed)"
 	// MemoryLimit is the process's soft memory limit in bytes (Go's
 	// debug.SetMemoryLimit): the garbage collector works harder as the
 	// heap nears it. 0 means none.
@@ -108,12 +111,13 @@ func Default() Config {
 		Storage: Storage{Path: "storyfeed.db", Keep: 720 * time.Hour},
 		Server:  Server{Listen: "127.0.0.1:8080", Title: "storyfeed", Representative: "earliest"},
 		Poll: Poll{
-			Schedule:    "@every 15m",
-			Workers:     16,
-			Timeout:     30 * time.Second,
-			MaxBodySize: 10 << 20,
-			MemoryLimit: 96 << 20,
-			UserAgent:   "storyfeed/1 (+https://github.com/storyfeed/storyfeed)",
+			Schedule:       "@every 15m",
+			Workers:        16,
+			PerHost:        4,
+			ConnectTimeout: 10 * time.Second,
+			Timeout:        30 * time.Second,
+			MaxBodySize:    10 << 20,
+			MemoryLimit:    96 << 20,
 		},
 		Dedupe: Dedupe{
 			Window:   72 * time.Hour,
@@ -289,6 +293,15 @@ func (c *Config) validate() Errors {
 	}
 	if c.Poll.Timeout <= 0 {
 		add(c.errorf("poll.timeout", "must be positive"))
+	}
+	if c.Poll.PerHost < 0 {
+		add(c.errorf("poll.per_host", "must be 0 (no limit) or positive, got %d", c.Poll.PerHost))
+	}
+	if c.Poll.HostGap < 0 || c.Poll.HostGap > time.Hour {
+		add(c.errorf("poll.host_gap", "must be between 0s and 1h, got %v", c.Poll.HostGap))
+	}
+	if c.Poll.ConnectTimeout <= 0 {
+		add(c.errorf("poll.connect_timeout", "must be positive"))
 	}
 	if c.Poll.MaxBodySize < 1024 {
 		add(c.errorf("poll.max_body_size", "must be at least 1024 bytes, got %d", c.Poll.MaxBodySize))

@@ -27,7 +27,7 @@ func TestExampleIsDefault(t *testing.T) {
 	}
 	// Every key Default() has must be documented in the example.
 	for _, key := range []string{"path", "listen", "base_url", "title", "token", "representative", "preferred", "schedule", "allow_private_networks",
-		"workers", "timeout", "max_body_size", "memory_limit", "user_agent", "window", "similar", "similar_headline", "near", "level", "format"} {
+		"workers", "per_host", "host_gap", "connect_timeout", "timeout", "max_body_size", "memory_limit", "user_agent", "window", "similar", "similar_headline", "near", "level", "format"} {
 		if !strings.Contains(string(data), "\n"+key+" = ") {
 			t.Errorf("config.example.toml does not document %q", key)
 		}
@@ -220,6 +220,22 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted a config that Validate rejects: %v", err)
 		}
 	})
+}
+
+func TestPoliteness(t *testing.T) {
+	c, err := Parse("p.toml", []byte("[poll]\nper_host = 0\nhost_gap = \"500ms\"\nconnect_timeout = \"3s\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Poll.PerHost != 0 || c.Poll.HostGap != 500*time.Millisecond || c.Poll.ConnectTimeout != 3*time.Second {
+		t.Errorf("poll = %+v, want per_host 0, host_gap 500ms, connect_timeout 3s", c.Poll)
+	}
+	_, err = Parse("p.toml", []byte("[poll]\nper_host = -1\nhost_gap = \"2h\"\nconnect_timeout = \"0s\"\n"))
+	for _, want := range []string{"p.toml:2: poll.per_host", "p.toml:3: poll.host_gap", "p.toml:4: poll.connect_timeout"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse of bad politeness settings = %v, want a problem %q", err, want)
+		}
+	}
 }
 
 func TestMemoryLimit(t *testing.T) {

@@ -216,6 +216,12 @@ func (d *decoder) set(full []string, v *unstable.Node) error {
 		return integer(v, &c.Poll.Workers)
 	case "poll.timeout":
 		return duration(v, &c.Poll.Timeout)
+	case "poll.connect_timeout":
+		return duration(v, &c.Poll.ConnectTimeout)
+	case "poll.per_host":
+		return integer(v, &c.Poll.PerHost)
+	case "poll.host_gap":
+		return duration(v, &c.Poll.HostGap)
 	case "poll.max_body_size":
 		var n int
 		err := integer(v, &n)

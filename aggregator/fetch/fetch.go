@@ -1,9 +1,15 @@
 // Package fetch is storyfeed's polite HTTP client for feeds: conditional
-// GET with the validators of the last fetch, a whole-request timeout, a cap
-// on body size, a bounded number of redirects and a descriptive User-Agent.
+// GET with the validators of the last fetch, connect and whole-fetch
+// timeouts, a cap on body size (after gzip decompression), at most
+// MaxRedirects redirects, a descriptive User-Agent, a limit on concurrent
+// requests and a minimum gap between requests to each host, and a refusal
+// to connect to loopback, private and other non-public addresses.
 //
-// It fetches bytes and reports what the server said; it does not parse
-// feeds or keep state between calls. Callers store the validators.
+// It fetches bytes and reports what the server said, including what the
+// server asked of its clients (Retry-After, freshness lifetime, permanent
+// moves); it does not parse feeds or keep state between calls. Callers
+// store the validators and decide what the answers mean for their
+// schedule, helped by HostHold, Backoff and HostKey.
 package fetch
 
 import (
@@ -13,18 +19,55 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
+	"net/netip"
+	"net/url"
+	"runtime/debug"
 	"time"
 )
 
-// Options configure a Client.
+// Options configure a Client. The zero value is usable, and refuses
+// non-public addresses.
 type Options struct {
-	UserAgent   string
-	Timeout     time.Duration // whole request, headers and body; default 30s
-	MaxBodySize int64         // bytes; default 10 MiB
-	// Transport replaces the default transport, for tests.
+	UserAgent      string        // default UserAgent("")
+	Timeout        time.Duration // whole fetch, from the first request sent to the end of the body; default 30s
+	ConnectTimeout time.Duration // one TCP connection (and TLS handshake); default 10s
+	MaxBodySize    int64         // bytes, after decompression; default 10 MiB
+	// PerHost is how many requests go to one host (host:port) at once; a
+	// request keeps its turn until its body is read. 0 means no limit.
+	PerHost int
+	// HostGap is the minimum time between the starts of two requests to
+	// one host; 0 means none.
+	HostGap time.Duration
+	// AllowPrivate lets fetches connect to loopback, private, link-local
+	// and other non-public addresses (see Reserved). Without it only
+	// AllowAddrs are allowed among them.
+	AllowPrivate bool
+	AllowAddrs   []netip.Prefix
+	// Proxy picks the proxy of a request; nil means the environment's
+	// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY). Connections to a proxy are not
+	// checked for private addresses: the operator chose it, and it is the
+	// proxy that resolves and connects to the feed's host.
+	Proxy func(*http.Request) (*url.URL, error)
+	// Transport replaces the default transport, for tests. The host
+	// limits apply to it; the private-address check does not.
 	Transport http.RoundTripper
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// UserAgent names storyfeed, its version and where to learn about it, so
+// that a feed's operator knows who fetches it:
+// "storyfeed/v1.2.3 (+https://github.com/storyfeed/storyfeed)". An empty
+// version is the main module's, as the go command stamped it into the
+// binary, or "dev".
+func UserAgent(version string) string {
+	if version == "" {
+		version = "dev"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			version = bi.Main.Version
+		}
+	}
+	return "storyfeed/" + version + " (+https://github.com/storyfeed/storyfeed)"
 }
 
 // MaxRedirects is how many redirects one fetch follows.
@@ -33,8 +76,9 @@ const MaxRedirects = 10
 // Client fetches feeds. It is safe for concurrent use and shares one
 // connection pool among all callers.
 type Client struct {
-	hc  *http.Client
-	opt Options
+	hc     *http.Client
+	opt    Options
+	polite *politeTransport
 }
 
 // New returns a Client.
@@ -42,40 +86,95 @@ func New(opt Options) *Client {
 	if opt.Timeout <= 0 {
 		opt.Timeout = 30 * time.Second
 	}
+	if opt.ConnectTimeout <= 0 {
+		opt.ConnectTimeout = 10 * time.Second
+	}
 	if opt.MaxBodySize <= 0 {
 		opt.MaxBodySize = 10 << 20
 	}
 	if opt.UserAgent == "" {
-		opt.UserAgent = "storyfeed"
+		opt.UserAgent = UserAgent("")
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Proxy == nil {
+		opt.Proxy = http.ProxyFromEnvironment
 	}
 	tr := opt.Transport
 	if tr == nil {
-		tr = &http.Transport{
-			Proxy: http.ProxyFromEnvironment,
-			DialContext: (&net.Dialer{
-				Timeout:   10 * time.Second,
-				KeepAlive: 30 * time.Second,
-			}).DialContext,
+		idle := opt.PerHost
+		if idle <= 0 {
+			idle = 16
+		}
+		dialer := &net.Dialer{Timeout: opt.ConnectTimeout, KeepAlive: 30 * time.Second}
+		t := &http.Transport{
+			Proxy:                 opt.Proxy,
+			DialContext:           dialer.DialContext,
 			ForceAttemptHTTP2:     true,
 			MaxIdleConns:          100,
-			MaxIdleConnsPerHost:   4,
+			MaxIdleConnsPerHost:   idle,
 			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
+			TLSHandshakeTimeout:   opt.ConnectTimeout,
 			ResponseHeaderTimeout: opt.Timeout,
 		}
+		if !opt.AllowPrivate {
+			g := &guard{allow: opt.AllowAddrs}
+			checked := *dialer
+			checked.Control = g.control
+			t.Proxy = g.proxy(opt.Proxy)
+			t.DialContext = g.dialContext(&checked, dialer)
+		}
+		tr = t
 	}
+	polite := newPoliteTransport(tr, opt.PerHost, opt.HostGap, opt.Now)
 	return &Client{
-		opt: opt,
+		opt:    opt,
+		polite: polite,
 		hc: &http.Client{
-			Transport: tr,
-			CheckRedirect: func(req *http.Request, via []*http.Request) error {
-				if len(via) > MaxRedirects {
-					return fmt.Errorf("stopped after %d redirects", MaxRedirects)
-				}
-				return nil
-			},
+			Transport:     polite,
+			CheckRedirect: checkRedirect,
 		},
 	}
+}
+
+// Hold makes the client refuse every request to host (a HostKey) until
+// the given time, with a *HeldError, or longer if it is already held
+// longer. Get holds a host by itself when it answers with a HostHold;
+// callers use Hold to restore holds they stored.
+func (c *Client) Hold(host string, until time.Time) { c.polite.setHold(host, until) }
+
+// Held reports until when host is held; ok is false when it is not.
+func (c *Client) Held(host string) (until time.Time, ok bool) { return c.polite.heldUntil(host) }
+
+// checkRedirect stops after MaxRedirects and records in the fetch's trace
+// whether every redirect so far was permanent.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) > MaxRedirects {
+		return fmt.Errorf("stopped after %d redirects", MaxRedirects)
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return fmt.Errorf("redirect to %q: not an http or https URL", req.URL.Redacted())
+	}
+	if tr, ok := req.Context().Value(redirectKey{}).(*redirects); ok && req.Response != nil {
+		switch code := req.Response.StatusCode; {
+		case tr.broken:
+		case code == http.StatusMovedPermanently || code == http.StatusPermanentRedirect:
+			tr.permanent = req.URL.String()
+		default:
+			tr.broken = true
+		}
+	}
+	return nil
+}
+
+type redirectKey struct{}
+
+// redirects follows one fetch's chain of redirects: permanent is the last
+// URL reached through permanent redirects only, from the start.
+type redirects struct {
+	permanent string
+	broken    bool // a temporary redirect came first
 }
 
 // Validators are what the last successful fetch of a URL returned, sent back
@@ -92,32 +191,60 @@ type Result struct {
 	Body        []byte // nil on 304
 	ContentType string
 	Validators  Validators // as sent by the server; on 304 the previous ones are kept where it sent none
+	// Moved is the feed's new address: where the permanent redirects (301,
+	// 308) at the start of the redirect chain led, before any temporary one
+	// (302, 307). "" when the chain did not start with a permanent one.
+	Moved string
+	// Fresh is how long the server says the response stays fresh
+	// (Cache-Control max-age, or Expires), capped at MaxFresh; 0 when it
+	// said nothing.
+	Fresh time.Duration
 }
 
 // StatusError is a response other than 200 or 304.
 type StatusError struct {
-	URL        string
+	URL        string // the URL asked for
+	Final      string // the URL that answered, after redirects
 	Code       int
-	RetryAfter time.Duration // from Retry-After on 429 and 503; 0 if absent
+	RetryAfter time.Duration // from Retry-After, capped at MaxRetryAfter; 0 if absent
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("fetch %s: HTTP %d %s", e.URL, e.Code, http.StatusText(e.Code))
+	msg := fmt.Sprintf("fetch %s: HTTP %d %s", e.URL, e.Code, http.StatusText(e.Code))
+	if e.Final != "" && e.Final != e.URL {
+		msg += " from " + e.Final
+	}
+	if e.RetryAfter > 0 {
+		msg += fmt.Sprintf(" (retry after %v)", e.RetryAfter.Round(time.Second))
+	}
+	return msg
 }
 
 // ErrTooLarge is returned for a body bigger than Options.MaxBodySize.
 var ErrTooLarge = errors.New("body too large")
 
-// Get fetches url, conditionally when v holds validators.
-func (c *Client) Get(ctx context.Context, url string, v Validators) (*Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// ErrTimeout is wrapped by the error of a fetch that took longer than
+// Options.Timeout.
+var ErrTimeout = errors.New("timed out")
+
+// Get fetches rawURL, conditionally when v holds validators. Every error
+// names rawURL.
+func (c *Client) Get(ctx context.Context, rawURL string, v Validators) (*Result, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	dl := &deadline{timeout: c.opt.Timeout, cancel: cancel}
+	defer dl.stop()
+	rd := &redirects{}
+	ctx = context.WithValue(context.WithValue(ctx, deadlineKey{}, dl), redirectKey{}, rd)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", url, err)
+		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 	}
 	req.Header.Set("User-Agent", c.opt.UserAgent)
 	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5")
+	// Accept-Encoding is left to the transport, which then asks for gzip
+	// and decompresses transparently; the size cap applies to what comes
+	// out, so a gzip bomb stops at MaxBodySize.
 	if v.ETag != "" {
 		req.Header.Set("If-None-Match", v.ETag)
 	}
@@ -126,9 +253,10 @@ func (c *Client) Get(ctx context.Context, url string, v Validators) (*Result, er
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", url, err)
+		return nil, c.fail(ctx, rawURL, err)
 	}
 	defer resp.Body.Close()
+	now := c.opt.Now()
 	res := &Result{
 		Status:      resp.StatusCode,
 		URL:         resp.Request.URL.String(),
@@ -137,6 +265,8 @@ func (c *Client) Get(ctx context.Context, url string, v Validators) (*Result, er
 			ETag:         resp.Header.Get("ETag"),
 			LastModified: resp.Header.Get("Last-Modified"),
 		},
+		Moved: rd.permanent,
+		Fresh: freshness(resp.Header, now),
 	}
 	switch resp.StatusCode {
 	case http.StatusNotModified:
@@ -149,33 +279,48 @@ func (c *Client) Get(ctx context.Context, url string, v Validators) (*Result, er
 		return res, nil
 	case http.StatusOK:
 	default:
-		return nil, &StatusError{URL: url, Code: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+		se := &StatusError{URL: rawURL, Final: res.URL, Code: resp.StatusCode,
+			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), now)}
+		if d := se.HostHold(); d > 0 {
+			c.Hold(HostKey(resp.Request.URL), now.Add(d))
+		}
+		return nil, se
 	}
 	if resp.ContentLength > c.opt.MaxBodySize {
-		return nil, fmt.Errorf("fetch %s: %w: Content-Length %d > %d", url, ErrTooLarge, resp.ContentLength, c.opt.MaxBodySize)
+		return nil, fmt.Errorf("fetch %s: %w: Content-Length %d is more than the limit of %d bytes ([poll] max_body_size)",
+			rawURL, ErrTooLarge, resp.ContentLength, c.opt.MaxBodySize)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opt.MaxBodySize+1))
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: read body: %w", url, err)
+		return nil, c.fail(ctx, rawURL, fmt.Errorf("read body: %w", err))
 	}
 	if int64(len(body)) > c.opt.MaxBodySize {
-		return nil, fmt.Errorf("fetch %s: %w: more than %d bytes", url, ErrTooLarge, c.opt.MaxBodySize)
+		what := "more than"
+		if resp.Uncompressed {
+			what = "decompressed to more than"
+		}
+		return nil, fmt.Errorf("fetch %s: %w: %s the limit of %d bytes ([poll] max_body_size)", rawURL, ErrTooLarge, what, c.opt.MaxBodySize)
 	}
 	res.Body = body
 	return res, nil
 }
 
-// retryAfter parses a Retry-After value: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
+// fail words the error of a fetch that got no usable response.
+func (c *Client) fail(ctx context.Context, rawURL string, err error) error {
+	var he *HeldError
+	if errors.As(err, &he) {
+		return fmt.Errorf("fetch %s: %w", rawURL, he)
 	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
+	if cause := context.Cause(ctx); errors.As(cause, new(errTimeout)) {
+		return fmt.Errorf("fetch %s: %w after %v ([poll] timeout)", rawURL, ErrTimeout, c.opt.Timeout)
 	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+	var ae *AddrError
+	if errors.As(err, &ae) {
+		var ue *url.Error
+		if errors.As(err, &ue) && ue.URL != rawURL {
+			return fmt.Errorf("fetch %s: redirected to %s: %w", rawURL, ue.URL, ae)
+		}
+		return fmt.Errorf("fetch %s: %w", rawURL, ae)
 	}
-	return 0
+	return fmt.Errorf("fetch %s: %w", rawURL, err)
 }

@@ -27,6 +27,8 @@ var commands = []command{
 	{"poll", "poll every source once, then exit", cmdPoll},
 	{"check", "validate the config file", cmdCheck},
 	{"stories", "list the newest stories, or explain one", viaDaemon(cmdStories)},
+	{"sources", "list the sources with their fetch state and errors", viaDaemon(cmdSources)},
+	{"opml", "import an OPML list of feeds into the config, or export the sources as OPML", cmdOPML},
 	{"split", "take an item out of its story, for good", cmdSplit},
 	{"merge", "merge one story into another, for good", cmdMerge},
 	{"eval", "measure the dedupe engine on labelled items", cmdEval},

@@ -93,7 +93,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		ln.Close()
 		return fail(e, "run", err)
 	}
-	d.svc, err = aggregator.New(cfg, aggregator.Deps{Store: d.db, Logger: d.log, Observer: metrics})
+	d.svc, err = aggregator.New(cfg, aggregator.Deps{Store: d.db, Logger: d.log, Observer: metrics, Version: version})
 	if err != nil {
 		ln.Close()
 		return fail(e, "run", err)

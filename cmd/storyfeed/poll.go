@@ -28,7 +28,7 @@ func cmdPoll(ctx context.Context, e *env, args []string) int {
 		return fail(e, "poll", err)
 	}
 	defer db.Close()
-	svc, err := aggregator.New(cfg, aggregator.Deps{Store: db, Logger: log})
+	svc, err := aggregator.New(cfg, aggregator.Deps{Store: db, Logger: log, Version: version})
 	if err != nil {
 		return fail(e, "poll", err)
 	}

@@ -22,9 +22,7 @@ func publishOptions(cfg config.Config, base string, log *slog.Logger, now time.T
 		// at most once a second: no reader notices a second.
 		Refresh: time.Second,
 	}
-	for _, s := range cfg.Sources {
-		opt.Sources = append(opt.Sources, publish.SourceInfo{Name: s.Name, URL: s.URL, Category: s.Category})
-	}
+	opt.Sources = sourceInfos(cfg) // as `storyfeed opml export` lists them
 	return opt
 }
 

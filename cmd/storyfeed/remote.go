@@ -39,6 +39,7 @@ var errAskDaemon = errors.New("database held by a running daemon")
 // also wrapped in viaDaemon in the command table.
 var remoteCommands = map[string]func(ctx context.Context, e *env, args []string) int{
 	"stories": cmdStories,
+	"sources": cmdSources,
 }
 
 // daemonTimeout bounds one request to the daemon.
