@@ -397,7 +397,7 @@ func firstWords(s string, n int) string {
 // the first paragraph of its representative's text, at most 600 bytes.
 const (
 	storedText    = 640
-	storedContent = 320
+	storedContent = 256
 )
 
 // trimForStorage cuts an item's text to its first paragraph and its HTML
