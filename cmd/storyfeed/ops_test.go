@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -59,7 +60,8 @@ func TestReadCommandsWhileDaemonRuns(t *testing.T) {
 	dir := t.TempDir()
 	articleDir(t, dir, "a", "Volcano erupts near the coast", "Parliament passes the budget")
 	conf := filepath.Join(dir, "storyfeed.toml")
-	writeFile(t, conf, strings.Replace(daemonConfig, "127.0.0.1:0", "127.0.0.1:18471", 1))
+	addr := freeAddr(t) // the read commands find the daemon at the config's address
+	writeFile(t, conf, strings.Replace(daemonConfig, "127.0.0.1:0", addr, 1))
 	t.Chdir(dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
@@ -78,14 +80,14 @@ func TestReadCommandsWhileDaemonRuns(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	waitReady(t, "http://127.0.0.1:18471")
+	waitReady(t, "http://"+addr)
 
 	code, viaDaemon, errOut := runCmd(t, "stories", "--json", "--config", conf)
 	if code != 0 || len(storyTitles(t, viaDaemon)) != 2 {
 		t.Errorf("stories while the daemon runs: exit %d, %q, stderr %q; want 2 stories", code, viaDaemon, errOut)
 	}
 	// With --listen pointing nowhere, the error says what to do.
-	code, _, errOut = runCmd(t, "stories", "--config", conf, "--listen", "127.0.0.1:18472")
+	code, _, errOut = runCmd(t, "stories", "--config", conf, "--listen", freeAddr(t))
 	if code != 1 || !strings.Contains(errOut, "in use by another process") || !strings.Contains(errOut, "no storyfeed daemon answers at") {
 		t.Errorf("stories with the daemon elsewhere: exit %d, %q", code, errOut)
 	}
@@ -489,4 +491,17 @@ schedule = "every day at noon"
 			t.Errorf("a command with a bad config created %s", p)
 		}
 	}
+}
+
+// freeAddr returns a loopback address with a port nothing listens on at
+// the moment, for a config that must name its port before the daemon
+// starts (a fixed port fails when another process holds it).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

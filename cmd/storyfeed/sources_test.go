@@ -167,7 +167,8 @@ func TestSourcesWhileDaemonRuns(t *testing.T) {
 	dir := t.TempDir()
 	articleDir(t, dir, "a", "Volcano erupts near the coast")
 	conf := filepath.Join(dir, "storyfeed.toml")
-	writeFile(t, conf, strings.Replace(fmt.Sprintf(sourcesConfig, sourcesServer(t)), "18701", "18703", 1))
+	addr := freeAddr(t) // the read command finds the daemon at the config's address
+	writeFile(t, conf, strings.Replace(fmt.Sprintf(sourcesConfig, sourcesServer(t)), "127.0.0.1:18701", addr, 1))
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
@@ -190,7 +191,7 @@ func TestSourcesWhileDaemonRuns(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	waitReady(t, "http://127.0.0.1:18703")
+	waitReady(t, "http://"+addr)
 
 	code, viaDaemon, errOut := runCmd(t, "sources", "--json", "--config", conf)
 	if code != 0 {
