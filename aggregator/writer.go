@@ -61,12 +61,13 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommi
 		s.indexFresh = true
 	}
 
-	d, err := s.decide(f.items, f.feats, now, c)
+	d, err := s.decide(f.items, f.feats, now)
 	if err != nil {
 		return p, err
 	}
 	p.batch = storage.Batch{Source: &st, Items: d.items, Features: d.features, Related: d.related, Remove: f.remove}
 	p.added = d.added
+	p.counts, p.cycle = d.counts, c
 	// The index forgets removed items now: should the commit fail, they
 	// are still stored, and the next cycle rebuilds the index from storage.
 	if s.index != nil {
@@ -86,6 +87,18 @@ type pendingCommit struct {
 	source string
 	batch  storage.Batch
 	added  []string // IDs of its new items, which the index already holds
+	// counts are the batch's items and stories, which the committer adds
+	// to cycle once the batch is stored: a cycle cut short (SIGTERM, a
+	// failed commit) reports what the database holds, not what was
+	// decided. Only the committer writes these fields of the cycle, and
+	// poll reads them after finish.
+	counts batchCounts
+	cycle  *Cycle
+}
+
+// batchCounts are the counts of one batch that a cycle reports.
+type batchCounts struct {
+	itemsNew, itemsUpdated, storiesNew, joined int
 }
 
 // committer writes the batches of one cycle in the order the writer
@@ -182,6 +195,11 @@ func (cm *committer) write(ctx context.Context, p pendingCommit) {
 		if err := cm.s.commit(ctx, p.batch, p.added); err != nil {
 			cm.err = fmt.Errorf("source %s: %w", p.source, err)
 			cm.failed.Store(true)
+		} else if c := p.cycle; c != nil {
+			c.ItemsNew += p.counts.itemsNew
+			c.ItemsUpdate += p.counts.itemsUpdated
+			c.StoriesNew += p.counts.storiesNew
+			c.Joined += p.counts.joined
 		}
 	}
 	if cm.err != nil {
@@ -212,6 +230,7 @@ type decided struct {
 	features map[string][]byte   // dedupe features by item ID, for a fast index rebuild
 	related  map[string][]string // story -> stories an item of this batch also matched
 	added    []string            // item IDs added to the index
+	counts   batchCounts
 }
 
 // preparedFeatures are an item's dedupe features and their encoding.
@@ -243,8 +262,9 @@ func (s *Service) prepare(f *fetched) {
 // decide compares the items of one batch with what is stored: unchanged
 // items are dropped, changed ones keep their story, and new ones go through
 // dedupe. feats are the items' features (prepare). It returns the items to
-// write and the IDs it added to the index.
-func (s *Service) decide(items []storage.Item, feats []preparedFeatures, now time.Time, c *Cycle) (*decided, error) {
+// write, the IDs it added to the index and their counts, which count only
+// once the batch is committed.
+func (s *Service) decide(items []storage.Item, feats []preparedFeatures, now time.Time) (*decided, error) {
 	ids := make([]string, len(items))
 	for i := range items {
 		ids[i] = items[i].ID
@@ -279,7 +299,7 @@ func (s *Service) decide(items []storage.Item, feats []preparedFeatures, now tim
 			if err := d.keep(&it, p); err != nil {
 				return nil, err
 			}
-			c.ItemsUpdate++
+			d.counts.itemsUpdated++
 			continue
 		}
 		it.FirstSeen, it.Updated = now, now
@@ -288,9 +308,9 @@ func (s *Service) decide(items []storage.Item, feats []preparedFeatures, now tim
 			return nil, err
 		}
 		if dec.Story == "" {
-			c.StoriesNew++
+			d.counts.storiesNew++
 		} else {
-			c.Joined++
+			d.counts.joined++
 		}
 		assign(&it, &dec)
 		if len(dec.Related) > 0 {
@@ -301,7 +321,7 @@ func (s *Service) decide(items []storage.Item, feats []preparedFeatures, now tim
 		if err := d.keep(&it, p); err != nil {
 			return nil, err
 		}
-		c.ItemsNew++
+		d.counts.itemsNew++
 	}
 	return d, nil
 }
