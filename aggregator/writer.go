@@ -53,7 +53,7 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommi
 		return p, nil
 	}
 	c.OK++
-	st.Items = len(f.items)
+	st.Items = s.countKept(f)
 	if (!s.indexFresh || s.index == nil) && len(f.items) > 0 {
 		if err := s.loadIndex(ctx); err != nil {
 			return p, err
@@ -80,6 +80,31 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommi
 		s.log.Info("files removed: their items leave the feed", keySource, f.src.Name, "items", len(f.remove))
 	}
 	return p, nil
+}
+
+// countKept returns the number of distinct items of a fetch, and warns once
+// when some of them share a GUID (feedItems told them apart by their link
+// or content; any left with the same ID are dropped by decide).
+func (s *Service) countKept(f *fetched) int {
+	if len(f.items) < 2 {
+		return len(f.items)
+	}
+	guids := make(map[string]struct{}, len(f.items))
+	ids := make(map[string]struct{}, len(f.items))
+	repeated := 0
+	for i := range f.items {
+		it := &f.items[i]
+		if _, ok := guids[it.GUID]; ok {
+			repeated++
+		}
+		guids[it.GUID] = struct{}{}
+		ids[it.ID] = struct{}{}
+	}
+	if repeated > 0 {
+		s.log.Warn("GUID repeated within the feed: the items were told apart by their link or content",
+			keySource, f.src.Name, "items", repeated, "kept", len(ids))
+	}
+	return len(ids)
 }
 
 // pendingCommit is one source's batch, decided and not yet written.
