@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,11 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommi
 	now := s.now()
 	for _, w := range f.warnings {
 		s.log.Warn("skipped file", keySource, f.src.Name, keyErr, w)
+	}
+	if errors.Is(f.err, storage.ErrDamaged) {
+		// Not this source's fault: the database cannot be read. The cycle
+		// stops with an error that names the file.
+		return p, f.err
 	}
 	st := f.state
 	if f.err != nil {
