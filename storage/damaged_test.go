@@ -127,3 +127,26 @@ func TestDamagedPage(t *testing.T) {
 		t.Errorf("Close after damaged reads: %v", err)
 	}
 }
+
+// A panic in a caller's callback is a bug, not damage: it goes on as a
+// panic instead of telling the user to restore a backup.
+func TestCallbackPanicIsNotDamage(t *testing.T) {
+	db, err := storage.Open(writeDB(t), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	defer func() {
+		if r := recover(); r != "callback bug" {
+			t.Errorf("recovered %v, want the callback's own panic", r)
+		}
+		// The transaction was rolled back: the database still works.
+		if _, err := db.Count(); err != nil {
+			t.Errorf("Count after a callback panic: %v", err)
+		}
+	}()
+	err = db.ForEachIndexEntry(context.Background(), time.Time{}, func(*storage.IndexEntry) error {
+		panic("callback bug")
+	})
+	t.Errorf("ForEachIndexEntry returned %v after its callback panicked", err)
+}

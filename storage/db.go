@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -122,12 +124,14 @@ func safely(f func() error) (err error) {
 	return f()
 }
 
-// viewTx and updateTx run a bbolt transaction and turn a panic inside it into
-// an error wrapping ErrDamaged that names the file. bbolt panics on a page
-// that is not what it should be (a page overwritten in the middle of the
-// file, for example); its own deferred rollback has run by the time the
-// panic reaches here, so the database stays usable for what can still be
-// read. The cost is one deferred closure per transaction.
+// viewTx and updateTx run a bbolt transaction and turn a panic raised by
+// bbolt inside it into an error wrapping ErrDamaged that names the file.
+// bbolt panics on a page that is not what it should be (a page overwritten
+// in the middle of the file, for example); its own deferred rollback has
+// run by the time the panic reaches here, so the transaction's lock is
+// released and the caller can report and stop. A panic raised by other
+// code (a bug in a callback) is not damage and goes on. The cost is one
+// deferred call per transaction; the stack is only read on a panic.
 func (db *DB) viewTx(fn func(*bolt.Tx) error) (err error) {
 	defer db.damaged(&err)
 	return db.bolt.View(fn)
@@ -138,10 +142,41 @@ func (db *DB) updateTx(fn func(*bolt.Tx) error) (err error) {
 	return db.bolt.Update(fn)
 }
 
-// damaged, deferred, converts a panic into ErrDamaged in *err.
+// damaged, deferred, converts a panic raised in bbolt into ErrDamaged in
+// *err, and panics again with any other.
 func (db *DB) damaged(err *error) {
-	if r := recover(); r != nil {
-		*err = fmt.Errorf("database %s: %w (%v): restore a backup (storyfeed stops using it until then)", db.path, ErrDamaged, r)
+	r := recover()
+	if r == nil {
+		return
+	}
+	if !panickedIn(bboltPkg) {
+		panic(r)
+	}
+	*err = fmt.Errorf("database %s: %w (%v): restore a backup", db.path, ErrDamaged, r)
+}
+
+const bboltPkg = "go.etcd.io/bbolt"
+
+// panickedIn reports whether the function that raised the panic being
+// recovered belongs to package pkg or its subpackages. Called from a
+// deferred function, the stack still holds the panicking frames: those
+// below runtime.gopanic, past the runtime's own (a nil dereference or an
+// index out of range passes through runtime.panicmem or goPanicIndex).
+func panickedIn(pkg string) bool {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	inPanic := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			inPanic = true
+		case inPanic && !strings.HasPrefix(f.Function, "runtime."):
+			return strings.HasPrefix(f.Function, pkg+".") || strings.HasPrefix(f.Function, pkg+"/")
+		}
+		if !more {
+			return false
+		}
 	}
 }
 
