@@ -48,7 +48,7 @@ func TestDuplicateGUIDsWithinFeed(t *testing.T) {
 		n := 0
 		for _, l := range strings.Split(logs.String(), "\n") {
 			if strings.Contains(l, "GUID repeated") {
-				if !strings.Contains(l, "source=dup") || !strings.Contains(l, "items=2") {
+				if !strings.Contains(l, "source=dup") || !strings.Contains(l, "items=2") || !strings.Contains(l, "told_apart=2") {
 					t.Errorf("warning %q does not name the source and the count 2", l)
 				}
 				n++

@@ -89,26 +89,31 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommi
 }
 
 // countKept returns the number of distinct items of a fetch, and warns once
-// when some of them share a GUID (feedItems told them apart by their link
-// or content; any left with the same ID are dropped by decide).
+// when some of them share a GUID: feedItems tells the articles of a feed
+// apart by their link or content (exact repeats it drops itself); items
+// left with the same ID, such as two article files declaring one ID, are
+// dropped by decide.
 func (s *Service) countKept(f *fetched) int {
 	if len(f.items) < 2 {
 		return len(f.items)
 	}
 	guids := make(map[string]struct{}, len(f.items))
 	ids := make(map[string]struct{}, len(f.items))
-	repeated := 0
+	repeated, dropped := 0, 0
 	for i := range f.items {
 		it := &f.items[i]
 		if _, ok := guids[it.GUID]; ok {
 			repeated++
 		}
+		if _, ok := ids[it.ID]; ok {
+			dropped++
+		}
 		guids[it.GUID] = struct{}{}
 		ids[it.ID] = struct{}{}
 	}
 	if repeated > 0 {
-		s.log.Warn("GUID repeated within the feed: the items were told apart by their link or content",
-			keySource, f.src.Name, "items", repeated, "kept", len(ids))
+		s.log.Warn("GUID repeated within one fetch: items told apart by their link or content, or dropped",
+			keySource, f.src.Name, "items", repeated, "told_apart", repeated-dropped, "dropped", dropped, "kept", len(ids))
 	}
 	return len(ids)
 }
