@@ -11,6 +11,7 @@ import (
 
 	"github.com/storyfeed/storyfeed/aggregator"
 	"github.com/storyfeed/storyfeed/aggregator/config"
+	"github.com/storyfeed/storyfeed/storage"
 	"github.com/storyfeed/storyfeed/storage/storagetest"
 )
 
@@ -89,6 +90,69 @@ func TestDuplicateGUIDsWithinFeed(t *testing.T) {
 	}
 	if w := warnings(); w != 2 {
 		t.Errorf("two polls logged %d GUID warnings, want one each", w)
+	}
+	if err := db.Check(); err != nil {
+		t.Error(err)
+	}
+}
+
+// A feed that gives every item the same GUID and puts new items first:
+// the article stored under the plain ID keeps it, whatever its place in
+// the feed, so a new article never takes over its record, and an article
+// already stored is never new again.
+func TestOneGUIDForEveryItem(t *testing.T) {
+	article := map[string]string{
+		"a": `<item><guid isPermaLink="false">same</guid><title>Council approves the new harbour budget</title><link>https://one.example/a</link><description>The council voted on Tuesday to approve the harbour budget.</description></item>`,
+		"b": `<item><guid isPermaLink="false">same</guid><title>Storm closes the mountain pass for two days</title><link>https://one.example/b</link><description>Heavy snow and wind forced the police to close the pass.</description></item>`,
+		"d": `<item><guid isPermaLink="false">same</guid><title>Library reopens after a long renovation</title><link>https://one.example/d</link><description>The city library opened its doors again with a new reading room.</description></item>`,
+		"e": `<item><guid isPermaLink="false">same</guid><title>Local team wins the regional cup final</title><link>https://one.example/e</link><description>A late goal gave the home side its first cup in twelve years.</description></item>`,
+	}
+	path := filepath.Join(t.TempDir(), "one.xml")
+	db := storagetest.OpenTemp(t)
+	cfg := config.Default()
+	cfg.Sources = []config.Source{{Name: "one", Path: path}}
+	svc, err := aggregator.New(cfg, aggregator.Deps{Store: db, Now: newClock().Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := storage.ItemID("one", "same")
+	for _, step := range []struct {
+		order  string
+		new    int
+		stored int
+	}{
+		{"ab", 2, 2},
+		{"dab", 1, 3},
+		{"edab", 1, 4},
+		{"bade", 0, 4}, // reordered
+		{"edb", 0, 4},  // a, which holds the plain ID, left the feed
+		{"aedb", 0, 4}, // and came back
+	} {
+		var b strings.Builder
+		b.WriteString(`<rss version="2.0"><channel><title>One</title>`)
+		for _, k := range step.order {
+			b.WriteString(article[string(k)])
+		}
+		b.WriteString(`</channel></rss>`)
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := svc.PollOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := db.Count()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ItemsNew != step.new || c.ItemsUpdate != 0 || n.Items != step.stored {
+			t.Errorf("feed %s: %d new, %d updated, %d stored; want %d new, 0 updated, %d stored",
+				step.order, c.ItemsNew, c.ItemsUpdate, n.Items, step.new, step.stored)
+		}
+		it, err := db.Item(plain)
+		if err != nil || it.URL != "https://one.example/a" {
+			t.Errorf("feed %s: the plain ID holds %s, %v; want the first article stored, a", step.order, it.URL, err)
+		}
 	}
 	if err := db.Check(); err != nil {
 		t.Error(err)

@@ -251,7 +251,10 @@ func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched
 // dropped, and another article under a GUID already taken gets its ID from
 // the GUID and its link, or failing that its link and content hash. The
 // first item with a GUID keeps the plain ID, so the same feed gives the
-// same IDs on every poll. write warns about the repeats.
+// same IDs on every poll; write then gives the plain ID back to the article
+// that holds it in the database (holdPlainIDs), so that a feed that puts
+// new articles first does not move the plain ID. write warns about the
+// repeats.
 func (s *Service) feedItems(src config.Source, base *url.URL, feed *gofeed.Feed, now time.Time) []storage.Item {
 	items := make([]storage.Item, 0, len(feed.Items))
 	byID := make(map[string]int, len(feed.Items)) // item ID -> index in items
@@ -267,10 +270,8 @@ func (s *Service) feedItems(src config.Source, base *url.URL, feed *gofeed.Feed,
 			if sameArticle(&items[j], &it) {
 				continue // an exact repeat
 			}
-			keys := [...]string{it.GUID + "\x00" + it.URL, it.GUID + "\x00" + it.URL + "\x00" + it.Hash}
 			repeat := true
-			for _, key := range keys {
-				id := storage.ItemID(src.Name, key)
+			for _, id := range repeatIDs(src.Name, &it) {
 				j, taken := byID[id]
 				if !taken {
 					it.ID, repeat = id, false
@@ -288,6 +289,16 @@ func (s *Service) feedItems(src config.Source, base *url.URL, feed *gofeed.Feed,
 		items = append(items, it)
 	}
 	return items
+}
+
+// repeatIDs are the IDs an item can take when another article of its feed
+// holds the plain ID of its GUID: from the GUID and link, then from the
+// GUID, link and content hash.
+func repeatIDs(feed string, it *storage.Item) [2]string {
+	return [2]string{
+		storage.ItemID(feed, it.GUID+"\x00"+it.URL),
+		storage.ItemID(feed, it.GUID+"\x00"+it.URL+"\x00"+it.Hash),
+	}
 }
 
 // sameArticle reports whether two items of one feed are the same article:

@@ -67,6 +67,9 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommi
 		s.indexFresh = true
 	}
 
+	if err := s.holdPlainIDs(f); err != nil {
+		return p, err
+	}
 	d, err := s.decide(f.items, f.feats, now)
 	if err != nil {
 		return p, err
@@ -116,6 +119,93 @@ func (s *Service) countKept(f *fetched) int {
 			keySource, f.src.Name, "items", repeated, "told_apart", repeated-dropped, "dropped", dropped, "kept", len(ids))
 	}
 	return len(ids)
+}
+
+// holdPlainIDs keeps the plain ID of a GUID that repeats within a feed with
+// the article stored under it. feedItems gives the plain ID to the first
+// article with the GUID; a feed that uses one GUID for every item and puts
+// new ones first would otherwise hand the stored article's ID to a new
+// article each poll, which would take over its record and its story. The
+// article whose link matches the stored one gets the plain ID back; when
+// none does (it left the feed), every article of the GUID takes a repeat
+// ID. It reads the database only when a GUID repeats.
+func (s *Service) holdPlainIDs(f *fetched) error {
+	type group struct {
+		holder int   // index of the item with the plain ID, or -1
+		others []int // items with a repeat ID
+	}
+	var groups map[string]*group // by plain ID
+	for i := range f.items {
+		it := &f.items[i]
+		plain := storage.ItemID(f.src.Name, it.GUID)
+		if it.ID == plain {
+			continue
+		}
+		if groups == nil {
+			groups = map[string]*group{}
+		}
+		g := groups[plain]
+		if g == nil {
+			g = &group{holder: -1}
+			groups[plain] = g
+		}
+		g.others = append(g.others, i)
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(groups))
+	taken := make(map[string]bool, len(f.items))
+	for i := range f.items {
+		id := f.items[i].ID
+		taken[id] = true
+		if g := groups[id]; g != nil {
+			g.holder = i
+			ids = append(ids, id)
+		}
+	}
+	stored, _, err := s.store.Items(ids)
+	if err != nil {
+		return err
+	}
+	for plain, g := range groups {
+		old, ok := stored[plain]
+		if !ok || g.holder < 0 || f.items[g.holder].URL == old.URL {
+			continue // nothing stored under it, or its holder is the stored article
+		}
+		owner := -1
+		for _, i := range g.others {
+			if f.items[i].URL == old.URL {
+				owner = i
+				break
+			}
+		}
+		// The holder gives up the plain ID, and the owner, if any, takes it.
+		if owner >= 0 {
+			delete(taken, f.items[owner].ID)
+			s.setID(f, owner, plain)
+		} else {
+			delete(taken, plain)
+		}
+		for _, id := range repeatIDs(f.src.Name, &f.items[g.holder]) {
+			if !taken[id] {
+				taken[id] = true
+				s.setID(f, g.holder, id)
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// setID gives item i of a fetch a new ID, in its features too.
+func (s *Service) setID(f *fetched, i int, id string) {
+	f.items[i].ID = id
+	if i < len(f.feats) {
+		p := &f.feats[i]
+		p.f.ID = id
+		p.enc, p.err = p.f.MarshalBinary()
+	}
 }
 
 // pendingCommit is one source's batch, decided and not yet written.
