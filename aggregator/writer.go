@@ -59,7 +59,8 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommi
 		return p, nil
 	}
 	c.OK++
-	st.Items = s.countKept(f)
+	var repeated int
+	st.Items, repeated = s.countKept(f)
 	if (!s.indexFresh || s.index == nil) && len(f.items) > 0 {
 		if err := s.loadIndex(ctx); err != nil {
 			return p, err
@@ -67,8 +68,10 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommi
 		s.indexFresh = true
 	}
 
-	if err := s.holdPlainIDs(f); err != nil {
-		return p, err
+	if repeated > 0 {
+		if err := s.holdPlainIDs(f); err != nil {
+			return p, err
+		}
 	}
 	d, err := s.decide(f.items, f.feats, now)
 	if err != nil {
@@ -91,18 +94,19 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommi
 	return p, nil
 }
 
-// countKept returns the number of distinct items of a fetch, and warns once
+// countKept returns the number of distinct items of a fetch and of those
+// whose GUID repeats an earlier one's, and warns once
 // when some of them share a GUID: feedItems tells the articles of a feed
 // apart by their link or content (exact repeats it drops itself); items
 // left with the same ID, such as two article files declaring one ID, are
 // dropped by decide.
-func (s *Service) countKept(f *fetched) int {
+func (s *Service) countKept(f *fetched) (kept, repeated int) {
 	if len(f.items) < 2 {
-		return len(f.items)
+		return len(f.items), 0
 	}
 	guids := make(map[string]struct{}, len(f.items))
 	ids := make(map[string]struct{}, len(f.items))
-	repeated, dropped := 0, 0
+	dropped := 0
 	for i := range f.items {
 		it := &f.items[i]
 		if _, ok := guids[it.GUID]; ok {
@@ -118,7 +122,7 @@ func (s *Service) countKept(f *fetched) int {
 		s.log.Warn("GUID repeated within one fetch: items told apart by their link or content, or dropped",
 			keySource, f.src.Name, "items", repeated, "told_apart", repeated-dropped, "dropped", dropped, "kept", len(ids))
 	}
-	return len(ids)
+	return len(ids), repeated
 }
 
 // holdPlainIDs keeps the plain ID of a GUID that repeats within a feed with
