@@ -282,8 +282,18 @@ func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched
 	f.items = s.feedItems(f.src, base, feed, now)
 }
 
+// feedItems normalizes the items of one feed. A GUID that repeats within
+// the feed is told apart: an exact repeat (same link, title and content) is
+// dropped, and another article under a GUID already taken gets its ID from
+// the GUID and its link, or failing that its link and content hash. The
+// first item with a GUID keeps the plain ID, so the same feed gives the
+// same IDs on every poll; write then gives the plain ID back to the article
+// that holds it in the database (holdPlainIDs), so that a feed that puts
+// new articles first does not move the plain ID. write warns about the
+// repeats.
 func (s *Service) feedItems(src config.Source, base *url.URL, feed *gofeed.Feed, now time.Time) []storage.Item {
 	items := make([]storage.Item, 0, len(feed.Items))
+	byID := make(map[string]int, len(feed.Items)) // item ID -> index in items
 	for _, fi := range feed.Items {
 		if fi == nil {
 			continue
@@ -292,9 +302,45 @@ func (s *Service) feedItems(src config.Source, base *url.URL, feed *gofeed.Feed,
 		if it.Title == "" && it.URL == "" {
 			continue // nothing a reader could show
 		}
+		if j, taken := byID[it.ID]; taken {
+			if sameArticle(&items[j], &it) {
+				continue // an exact repeat
+			}
+			repeat := true
+			for _, id := range repeatIDs(src.Name, &it) {
+				j, taken := byID[id]
+				if !taken {
+					it.ID, repeat = id, false
+					break
+				}
+				if sameArticle(&items[j], &it) {
+					break
+				}
+			}
+			if repeat {
+				continue // nothing left to tell it apart by: a repeat
+			}
+		}
+		byID[it.ID] = len(items)
 		items = append(items, it)
 	}
 	return items
+}
+
+// repeatIDs are the IDs an item can take when another article of its feed
+// holds the plain ID of its GUID: from the GUID and link, then from the
+// GUID, link and content hash.
+func repeatIDs(feed string, it *storage.Item) [2]string {
+	return [2]string{
+		storage.ItemID(feed, it.GUID+"\x00"+it.URL),
+		storage.ItemID(feed, it.GUID+"\x00"+it.URL+"\x00"+it.Hash),
+	}
+}
+
+// sameArticle reports whether two items of one feed are the same article:
+// the same link, title and content.
+func sameArticle(a, b *storage.Item) bool {
+	return a.URL == b.URL && a.Title == b.Title && a.Hash == b.Hash
 }
 
 // readPath reads a directory of article files, or one local feed file.

@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,11 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommi
 	now := s.now()
 	for _, w := range f.warnings {
 		s.log.Warn("skipped file", keySource, f.src.Name, keyErr, w)
+	}
+	if errors.Is(f.err, storage.ErrDamaged) {
+		// Not this source's fault: the database cannot be read. The cycle
+		// stops with an error that names the file.
+		return p, f.err
 	}
 	st := f.state
 	if f.err != nil {
@@ -53,7 +59,8 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommi
 		return p, nil
 	}
 	c.OK++
-	st.Items = len(f.items)
+	var repeated int
+	st.Items, repeated = s.countKept(f)
 	if (!s.indexFresh || s.index == nil) && len(f.items) > 0 {
 		if err := s.loadIndex(ctx); err != nil {
 			return p, err
@@ -61,12 +68,18 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommi
 		s.indexFresh = true
 	}
 
-	d, err := s.decide(f.items, f.feats, now, c)
+	if repeated > 0 {
+		if err := s.holdPlainIDs(f); err != nil {
+			return p, err
+		}
+	}
+	d, err := s.decide(f.items, f.feats, now)
 	if err != nil {
 		return p, err
 	}
 	p.batch = storage.Batch{Source: &st, Items: d.items, Features: d.features, Related: d.related, Remove: f.remove}
 	p.added = d.added
+	p.counts, p.cycle = d.counts, c
 	// The index forgets removed items now: should the commit fail, they
 	// are still stored, and the next cycle rebuilds the index from storage.
 	if s.index != nil {
@@ -81,11 +94,141 @@ func (s *Service) write(ctx context.Context, f *fetched, c *Cycle) (pendingCommi
 	return p, nil
 }
 
+// countKept returns the number of distinct items of a fetch and of those
+// whose GUID repeats an earlier one's, and warns once
+// when some of them share a GUID: feedItems tells the articles of a feed
+// apart by their link or content (exact repeats it drops itself); items
+// left with the same ID, such as two article files declaring one ID, are
+// dropped by decide.
+func (s *Service) countKept(f *fetched) (kept, repeated int) {
+	if len(f.items) < 2 {
+		return len(f.items), 0
+	}
+	guids := make(map[string]struct{}, len(f.items))
+	ids := make(map[string]struct{}, len(f.items))
+	dropped := 0
+	for i := range f.items {
+		it := &f.items[i]
+		if _, ok := guids[it.GUID]; ok {
+			repeated++
+		}
+		if _, ok := ids[it.ID]; ok {
+			dropped++
+		}
+		guids[it.GUID] = struct{}{}
+		ids[it.ID] = struct{}{}
+	}
+	if repeated > 0 {
+		s.log.Warn("GUID repeated within one fetch: items told apart by their link or content, or dropped",
+			keySource, f.src.Name, "items", repeated, "told_apart", repeated-dropped, "dropped", dropped, "kept", len(ids))
+	}
+	return len(ids), repeated
+}
+
+// holdPlainIDs keeps the plain ID of a GUID that repeats within a feed with
+// the article stored under it. feedItems gives the plain ID to the first
+// article with the GUID; a feed that uses one GUID for every item and puts
+// new ones first would otherwise hand the stored article's ID to a new
+// article each poll, which would take over its record and its story. The
+// article whose link matches the stored one gets the plain ID back; when
+// none does (it left the feed), every article of the GUID takes a repeat
+// ID. It reads the database only when a GUID repeats.
+func (s *Service) holdPlainIDs(f *fetched) error {
+	type group struct {
+		holder int   // index of the item with the plain ID, or -1
+		others []int // items with a repeat ID
+	}
+	var groups map[string]*group // by plain ID
+	for i := range f.items {
+		it := &f.items[i]
+		plain := storage.ItemID(f.src.Name, it.GUID)
+		if it.ID == plain {
+			continue
+		}
+		if groups == nil {
+			groups = map[string]*group{}
+		}
+		g := groups[plain]
+		if g == nil {
+			g = &group{holder: -1}
+			groups[plain] = g
+		}
+		g.others = append(g.others, i)
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(groups))
+	taken := make(map[string]bool, len(f.items))
+	for i := range f.items {
+		id := f.items[i].ID
+		taken[id] = true
+		if g := groups[id]; g != nil {
+			g.holder = i
+			ids = append(ids, id)
+		}
+	}
+	stored, _, err := s.store.Items(ids)
+	if err != nil {
+		return err
+	}
+	for plain, g := range groups {
+		old, ok := stored[plain]
+		if !ok || g.holder < 0 || f.items[g.holder].URL == old.URL {
+			continue // nothing stored under it, or its holder is the stored article
+		}
+		owner := -1
+		for _, i := range g.others {
+			if f.items[i].URL == old.URL {
+				owner = i
+				break
+			}
+		}
+		// The holder gives up the plain ID, and the owner, if any, takes it.
+		if owner >= 0 {
+			delete(taken, f.items[owner].ID)
+			s.setID(f, owner, plain)
+		} else {
+			delete(taken, plain)
+		}
+		for _, id := range repeatIDs(f.src.Name, &f.items[g.holder]) {
+			if !taken[id] {
+				taken[id] = true
+				s.setID(f, g.holder, id)
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// setID gives item i of a fetch a new ID, in its features too.
+func (s *Service) setID(f *fetched, i int, id string) {
+	f.items[i].ID = id
+	if i < len(f.feats) {
+		p := &f.feats[i]
+		p.f.ID = id
+		p.enc, p.err = p.f.MarshalBinary()
+	}
+}
+
 // pendingCommit is one source's batch, decided and not yet written.
 type pendingCommit struct {
 	source string
 	batch  storage.Batch
 	added  []string // IDs of its new items, which the index already holds
+	// counts are the batch's items and stories, which the committer adds
+	// to cycle once the batch is stored: a cycle cut short (SIGTERM, a
+	// failed commit) reports what the database holds, not what was
+	// decided. Only the committer writes these fields of the cycle, and
+	// poll reads them after finish.
+	counts batchCounts
+	cycle  *Cycle
+}
+
+// batchCounts are the counts of one batch that a cycle reports.
+type batchCounts struct {
+	itemsNew, itemsUpdated, storiesNew, joined int
 }
 
 // committer writes the batches of one cycle in the order the writer
@@ -182,6 +325,11 @@ func (cm *committer) write(ctx context.Context, p pendingCommit) {
 		if err := cm.s.commit(ctx, p.batch, p.added); err != nil {
 			cm.err = fmt.Errorf("source %s: %w", p.source, err)
 			cm.failed.Store(true)
+		} else if c := p.cycle; c != nil {
+			c.ItemsNew += p.counts.itemsNew
+			c.ItemsUpdate += p.counts.itemsUpdated
+			c.StoriesNew += p.counts.storiesNew
+			c.Joined += p.counts.joined
 		}
 	}
 	if cm.err != nil {
@@ -212,6 +360,7 @@ type decided struct {
 	features map[string][]byte   // dedupe features by item ID, for a fast index rebuild
 	related  map[string][]string // story -> stories an item of this batch also matched
 	added    []string            // item IDs added to the index
+	counts   batchCounts
 }
 
 // preparedFeatures are an item's dedupe features and their encoding.
@@ -243,8 +392,9 @@ func (s *Service) prepare(f *fetched) {
 // decide compares the items of one batch with what is stored: unchanged
 // items are dropped, changed ones keep their story, and new ones go through
 // dedupe. feats are the items' features (prepare). It returns the items to
-// write and the IDs it added to the index.
-func (s *Service) decide(items []storage.Item, feats []preparedFeatures, now time.Time, c *Cycle) (*decided, error) {
+// write, the IDs it added to the index and their counts, which count only
+// once the batch is committed.
+func (s *Service) decide(items []storage.Item, feats []preparedFeatures, now time.Time) (*decided, error) {
 	ids := make([]string, len(items))
 	for i := range items {
 		ids[i] = items[i].ID
@@ -279,7 +429,7 @@ func (s *Service) decide(items []storage.Item, feats []preparedFeatures, now tim
 			if err := d.keep(&it, p); err != nil {
 				return nil, err
 			}
-			c.ItemsUpdate++
+			d.counts.itemsUpdated++
 			continue
 		}
 		it.FirstSeen, it.Updated = now, now
@@ -288,9 +438,9 @@ func (s *Service) decide(items []storage.Item, feats []preparedFeatures, now tim
 			return nil, err
 		}
 		if dec.Story == "" {
-			c.StoriesNew++
+			d.counts.storiesNew++
 		} else {
-			c.Joined++
+			d.counts.joined++
 		}
 		assign(&it, &dec)
 		if len(dec.Related) > 0 {
@@ -301,7 +451,7 @@ func (s *Service) decide(items []storage.Item, feats []preparedFeatures, now tim
 		if err := d.keep(&it, p); err != nil {
 			return nil, err
 		}
-		c.ItemsNew++
+		d.counts.itemsNew++
 	}
 	return d, nil
 }

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -122,6 +124,62 @@ func safely(f func() error) (err error) {
 	return f()
 }
 
+// viewTx and updateTx run a bbolt transaction and turn a panic raised by
+// bbolt inside it into an error wrapping ErrDamaged that names the file.
+// bbolt panics on a page that is not what it should be (a page overwritten
+// in the middle of the file, for example); its own deferred rollback has
+// run by the time the panic reaches here, so the transaction's lock is
+// released and the caller can report and stop. A panic raised by other
+// code (a bug in a callback) is not damage and goes on. The cost is one
+// deferred call per transaction; the stack is only read on a panic.
+func (db *DB) viewTx(fn func(*bolt.Tx) error) (err error) {
+	defer db.damaged(&err)
+	return db.bolt.View(fn)
+}
+
+func (db *DB) updateTx(fn func(*bolt.Tx) error) (err error) {
+	defer db.damaged(&err)
+	return db.bolt.Update(fn)
+}
+
+// damaged, deferred, converts a panic raised in bbolt into ErrDamaged in
+// *err, and panics again with any other.
+func (db *DB) damaged(err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if !panickedIn(bboltPkg) {
+		panic(r)
+	}
+	*err = fmt.Errorf("database %s: %w (%v): restore a backup", db.path, ErrDamaged, r)
+}
+
+const bboltPkg = "go.etcd.io/bbolt"
+
+// panickedIn reports whether the function that raised the panic being
+// recovered belongs to package pkg or its subpackages. Called from a
+// deferred function, the stack still holds the panicking frames: those
+// below runtime.gopanic, past the runtime's own (a nil dereference or an
+// index out of range passes through runtime.panicmem or goPanicIndex).
+func panickedIn(pkg string) bool {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	inPanic := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			inPanic = true
+		case inPanic && !strings.HasPrefix(f.Function, "runtime."):
+			return strings.HasPrefix(f.Function, pkg+".") || strings.HasPrefix(f.Function, pkg+"/")
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
 // checkSize refuses a file shorter than the pages its meta page counts: a
 // copy cut short by a full disk or an interrupted cp. bbolt would read the
 // missing pages as zeros and panic on the first lookup that reaches them.
@@ -164,9 +222,9 @@ func (db *DB) init(readOnly bool) error {
 		return nil
 	}
 	if readOnly {
-		return db.bolt.View(check)
+		return db.viewTx(check)
 	}
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.updateTx(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketMeta) == nil {
 			// A new file: create the schema. A file that has other buckets
 			// but no meta bucket is somebody else's bbolt database.
@@ -247,7 +305,7 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 		}
 	}
 	var gen uint64
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.updateTx(func(tx *bolt.Tx) error {
 		setFill(tx)
 		if b.Source != nil {
 			if err := putRecord(tx.Bucket(bucketSources), []byte(b.Source.Name), b.Source); err != nil {
@@ -451,7 +509,7 @@ func (db *DB) Item(id string) (Item, error) {
 	if err != nil {
 		return it, err
 	}
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.viewTx(func(tx *bolt.Tx) error {
 		ok, err := getItem(tx, k, &it)
 		if err == nil && !ok {
 			err = fmt.Errorf("item %s: %w", id, ErrNotFound)
@@ -466,7 +524,7 @@ func (db *DB) Item(id string) (Item, error) {
 func (db *DB) Items(ids []string) (found map[string]Item, tombstoned map[string]bool, err error) {
 	found = make(map[string]Item, len(ids))
 	tombstoned = map[string]bool{}
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.viewTx(func(tx *bolt.Tx) error {
 		tombs := tx.Bucket(bucketTombstones)
 		for _, id := range ids {
 			k, err := idKey(id)
@@ -493,7 +551,7 @@ func (db *DB) Items(ids []string) (found map[string]Item, tombstoned map[string]
 // the canonical URL canon or, failing that, the content hash hash. It
 // reports false when neither is known.
 func (db *DB) ExactMatch(canon, hash string) (story string, by string, ok bool, err error) {
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.viewTx(func(tx *bolt.Tx) error {
 		for _, c := range []struct {
 			bucket []byte
 			key    string
@@ -531,7 +589,7 @@ func (db *DB) Stories(ctx context.Context, q StoryQuery) ([]StoryView, error) {
 		q.Limit = 50
 	}
 	var out []StoryView
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.viewTx(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketStoryTime).Cursor()
 		for k, _ := c.Last(); k != nil && len(out) < q.Limit; k, _ = c.Prev() {
 			if err := ctx.Err(); err != nil {
@@ -561,7 +619,7 @@ func (db *DB) Story(id string) (StoryView, error) {
 		return StoryView{}, err
 	}
 	var sv StoryView
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.viewTx(func(tx *bolt.Tx) error {
 		sv, err = loadStory(tx, k)
 		return err
 	})
@@ -618,7 +676,7 @@ func (sv *StoryView) Categories() []string {
 // ForEachItemSince calls fn for every item first seen at or after since, in
 // first-seen order. It stops at the first error fn returns.
 func (db *DB) ForEachItemSince(ctx context.Context, since time.Time, fn func(*Item) error) error {
-	return db.bolt.View(func(tx *bolt.Tx) error {
+	return db.viewTx(func(tx *bolt.Tx) error {
 		items := tx.Bucket(bucketItems)
 		c := tx.Bucket(bucketItemTime).Cursor()
 		for k, v := c.Seek(timeKey(since, make([]byte, idLen))); k != nil; k, v = c.Next() {
@@ -645,7 +703,7 @@ func (db *DB) ForEachItemSince(ctx context.Context, since time.Time, fn func(*It
 // Source returns the stored state of the named source; ok is false when the
 // source was never fetched.
 func (db *DB) Source(name string) (st SourceState, ok bool, err error) {
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.viewTx(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketSources).Get([]byte(name))
 		if v == nil {
 			return nil
@@ -659,7 +717,7 @@ func (db *DB) Source(name string) (st SourceState, ok bool, err error) {
 // Sources returns the state of every source ever fetched, by name.
 func (db *DB) Sources() ([]SourceState, error) {
 	var out []SourceState
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.viewTx(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
 			var st SourceState
 			if err := decode(v, &st); err != nil {
@@ -680,7 +738,7 @@ type Counts struct {
 // Count returns the number of items, stories and sources.
 func (db *DB) Count() (Counts, error) {
 	var c Counts
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.viewTx(func(tx *bolt.Tx) error {
 		c.Items = tx.Bucket(bucketItems).Stats().KeyN
 		c.Stories = tx.Bucket(bucketStories).Stats().KeyN
 		c.Sources = tx.Bucket(bucketSources).Stats().KeyN
@@ -695,7 +753,7 @@ func (db *DB) Count() (Counts, error) {
 // It returns every problem found, joined.
 func (db *DB) Check() error {
 	var errs []error
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.viewTx(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			errs = append(errs, err)
 		}

@@ -152,7 +152,7 @@ type IndexEntry struct {
 // item when it has none (an item stored by an older build). It reads in
 // one transaction and stops at the first error fn returns.
 func (db *DB) ForEachIndexEntry(ctx context.Context, since time.Time, fn func(*IndexEntry) error) error {
-	return db.bolt.View(func(tx *bolt.Tx) error {
+	return db.viewTx(func(tx *bolt.Tx) error {
 		items, feats, itemFeats := tx.Bucket(bucketItems), tx.Bucket(bucketFeatures), tx.Bucket(bucketItemFeatures)
 		if itemFeats != nil && tx.Bucket(bucketMeta).Get(keyAllFeatures) != nil {
 			// Every item has its features in item_features: read that
@@ -386,7 +386,7 @@ func (db *DB) move(w *writer, it *Item, into string, now time.Time) error {
 // touched through a writer, and bumps the generation.
 func (db *DB) update(fn func(tx *bolt.Tx) error) error {
 	var gen uint64
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.updateTx(func(tx *bolt.Tx) error {
 		if err := createAddedBuckets(tx); err != nil {
 			return err
 		}
@@ -427,7 +427,7 @@ func putOverride(tx *bolt.Tx, key string, o Override) error {
 // "split/...").
 func (db *DB) Overrides() ([]Override, error) {
 	var out []Override
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.viewTx(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOverrides)
 		if b == nil {
 			return nil

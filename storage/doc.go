@@ -61,6 +61,15 @@
 // to the file system, offline; [DB.WriteTo] copies the database while
 // writers go on.
 //
+// # Damage
+//
+// A file cut short is refused by [Open] with [ErrDamaged]. A page damaged in
+// the middle of the file makes bbolt panic when a transaction reaches it;
+// every transaction of this package recovers such a panic (bbolt has rolled
+// the transaction back by then) and returns an error wrapping [ErrDamaged]
+// that names the file and says to restore a backup. Panics raised outside
+// bbolt, such as in a caller's callback, are not converted.
+//
 // A story's ID is the ID of the item that founded it, so it is derived from
 // stable data (source name and GUID) and never changes once published.
 package storage

@@ -39,7 +39,7 @@ func putHolds(tx *bolt.Tx, holds map[string]time.Time) error {
 // time until which its sources are left alone.
 func (db *DB) Holds() (map[string]time.Time, error) {
 	out := map[string]time.Time{}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.viewTx(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketHosts)
 		if b == nil {
 			return nil // a file from before the bucket, opened read-only

@@ -14,7 +14,7 @@ import (
 // Size is the size of the database in bytes, as of the last commit.
 func (db *DB) Size() (int64, error) {
 	var n int64
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.viewTx(func(tx *bolt.Tx) error {
 		n = tx.Size()
 		return nil
 	})
@@ -23,7 +23,7 @@ func (db *DB) Size() (int64, error) {
 
 // Ping checks that the database is open and readable.
 func (db *DB) Ping() error {
-	return db.bolt.View(func(tx *bolt.Tx) error {
+	return db.viewTx(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketMeta) == nil {
 			return fmt.Errorf("%w: no meta bucket", ErrNotDatabase)
 		}
@@ -36,7 +36,7 @@ func (db *DB) Ping() error {
 // database file that Open accepts.
 func (db *DB) WriteTo(w io.Writer) (int64, error) {
 	var n int64
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.viewTx(func(tx *bolt.Tx) error {
 		var err error
 		n, err = tx.WriteTo(w)
 		return err

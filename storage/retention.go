@@ -35,7 +35,7 @@ func (db *DB) Expire(ctx context.Context, before time.Time, atLeast int, now tim
 		return out, err
 	}
 	var gen uint64
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.updateTx(func(tx *bolt.Tx) error {
 		out = Expired{}
 		w := &writer{tx: tx, stories: map[string]*Story{}}
 		tombs := tx.Bucket(bucketTombstones)
@@ -108,7 +108,7 @@ func (db *DB) DropTombstones(ctx context.Context, cutoff time.Time, limit int) (
 		// writer up, then delete them in a short write transaction.
 		var batch [][]byte
 		var last []byte
-		err := db.bolt.View(func(tx *bolt.Tx) error {
+		err := db.viewTx(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketTombstones).Cursor()
 			k, v := c.First()
 			if after != nil {
@@ -130,7 +130,7 @@ func (db *DB) DropTombstones(ctx context.Context, cutoff time.Time, limit int) (
 			return dropped, fmt.Errorf("drop tombstones: %w", err)
 		}
 		if len(batch) > 0 {
-			err = db.bolt.Update(func(tx *bolt.Tx) error {
+			err = db.updateTx(func(tx *bolt.Tx) error {
 				b := tx.Bucket(bucketTombstones)
 				for _, k := range batch {
 					// Still old? A tombstone is never renewed today, but
@@ -229,7 +229,7 @@ func (db *DB) Tombstoned(id string) (bool, error) {
 		return false, err
 	}
 	var ok bool
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.viewTx(func(tx *bolt.Tx) error {
 		ok = tx.Bucket(bucketTombstones).Get(k) != nil
 		return nil
 	})
