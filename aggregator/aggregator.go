@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -56,6 +57,7 @@ type Service struct {
 	now     func() time.Time
 	fetcher *fetch.Client
 	norm    *normalizer
+	cpu     chan struct{} // CPU slots for parsing and preparing items; see acquireCPU
 	obs     Observer
 	holdLog holdLog // host holds already logged (hosts.go)
 	// intervals caches the interval of each cron spec: spec ->
@@ -118,6 +120,7 @@ func New(cfg config.Config, deps Deps) (*Service, error) {
 		fetcher: deps.Fetch,
 		norm:    newNormalizer(),
 		obs:     deps.Observer,
+		cpu:     make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 	}, nil
 }
 
