@@ -18,6 +18,7 @@ type Index struct {
 	opt     Options
 	seq     int32
 	docs    []*doc           // docs[seq-base]; nil once removed
+	tags    []uint32         // tags[seq-base]: the doc's story number<<1 | tagLong
 	base    int32            // sequence number of docs[0]; base+len(docs) == seq+1
 	ndocs   int              // live docs
 	byID    map[string]int32 // doc ID -> sequence number
@@ -26,6 +27,8 @@ type Index struct {
 	stats   []termStats      // by term ID
 	free    []int32          // term IDs to reuse
 	stories map[string]*story
+	sts     []*story         // by story number; nil when free
+	sfree   []int32          // story numbers to reuse
 	byURL   map[uint64]int32 // canonical URL hash -> a doc with it
 	byHash  map[uint64]int32 // text hash -> a doc with it
 	bands   *[nBands][1 << bandBits]int32
@@ -34,9 +37,16 @@ type Index struct {
 	short int   // docs without a full text
 
 	// scratch space of one query; empty between queries
-	qtab qtable // the query's terms by term ID
-	acc  accMap // candidate weights by sequence number
+	qtab qtable  // the query's terms by term ID
+	acc  accMap  // candidate weights by sequence number
+	hpos []int32 // headline: story number -> 1 + index in its accumulators
 }
+
+// tagLong marks, in a doc's tag, that its story has a member with full
+// text. Scanning postings, headline reads the tags, 4 bytes a doc in one
+// array, rather than each doc and story: a scan of hundreds of postings
+// would otherwise miss the cache twice a posting.
+const tagLong = 1
 
 type termInfo struct {
 	text string
@@ -86,6 +96,7 @@ func (t dterm) isEntity() bool { return t.key&termEntity != 0 }
 
 type story struct {
 	id      string
+	num     int32   // index in Index.sts
 	seq     int32   // sequence number of its first doc in the index: a stable order
 	members []int32 // ascending
 	long    int     // members with full text
@@ -224,8 +235,9 @@ type candidate struct {
 	measure   string
 	member    *doc
 	shared    []string
-	blocked   string // why a match was refused, if it was
-	note      string // more on how the score came about, for the reason
+	blocked   string  // why a match was refused, if it was
+	note      string  // more on how the score came about, for the reason
+	counts    []int32 // headline: per query term, the story's docs with it
 }
 
 func (x *Index) decide(f *Features, only string) Decision {
@@ -286,6 +298,9 @@ func (x *Index) decide(f *Features, only string) Decision {
 		return dec
 	}
 	best := cands[0]
+	if best.measure == "headline" {
+		x.explainHeadline(q, best)
+	}
 	dec.Best, dec.Score, dec.Threshold, dec.Measure = best.st.id, round(best.score), best.threshold, best.measure
 	dec.Shared = best.shared
 	if best.member != nil && best.shared == nil {
@@ -701,73 +716,110 @@ func (x *Index) cosines(q *query, e *doc) (lead, body float64, shared int) {
 // rarity outside the story. A word found in many stories says little; one
 // found only in this story's items says much.
 func (x *Index) headline(q *query, only string) []*candidate {
+	// Count per story and query term the docs in the tails of the terms'
+	// posting lists. The counts of the story found k-th are
+	// counts[k*nt:(k+1)*nt].
 	type acc struct {
 		st     *story
 		counts []int32 // per query term
 	}
-	accs := map[*story]*acc{}
-	var order []*acc
+	nt := len(q.terms)
+	var order []acc
+	var counts []int32
+	if len(x.hpos) < len(x.sts) {
+		x.hpos = make([]int32, len(x.sts)+len(x.sts)/4)
+	}
+	pos := x.hpos
+	skip := uint32(0)
+	if q.f.Long {
+		skip = tagLong // full texts are compared as such
+	}
 	for i, t := range q.terms {
 		if t.id < 0 || (q.f.Long && !q.f.Terms[i].Title) {
 			continue
 		}
 		post := x.terms[t.id].post
 		for _, s := range post[max(0, len(post)-headlineTail):] {
-			st := x.doc(s).story
-			if q.f.Long && st.long > 0 {
-				continue // full texts are compared as such
-			}
-			if only != "" && st.id != only {
+			tag := x.tags[s-x.base]
+			if tag&skip != 0 {
 				continue
 			}
-			a := accs[st]
-			if a == nil {
-				a = &acc{st: st, counts: make([]int32, len(q.terms))}
-				accs[st] = a
-				order = append(order, a)
+			n := tag >> 1
+			k := pos[n]
+			if k == 0 {
+				st := x.sts[n]
+				if only != "" && st.id != only {
+					continue
+				}
+				order = append(order, acc{st: st})
+				counts = append(counts, make([]int32, nt)...)
+				k = int32(len(order))
+				pos[n] = k
 			}
-			a.counts[i]++
+			counts[int(k-1)*nt+i]++
 		}
 	}
-	slices.SortFunc(order, func(a, b *acc) int { return int(a.st.seq - b.st.seq) })
+	for k := range order {
+		pos[order[k].st.num] = 0
+		order[k].counts = counts[k*nt : (k+1)*nt]
+	}
+	slices.SortFunc(order, func(a, b acc) int { return int(a.st.seq - b.st.seq) })
+	n := x.idfN()
 	var out []*candidate
 	for _, a := range order {
 		var ev float64
-		type contrib struct {
-			term string
-			w    float64
-		}
-		var cs []contrib
+		shared := 0
 		for i, k := range a.counts {
 			if k == 0 {
 				continue
 			}
-			t := q.terms[i]
-			wq := min(1, float64(q.f.Terms[i].Lead)/titleWeight)
-			share := math.Sqrt(float64(k) / float64(len(a.st.members)))
-			outside := x.stats[t.id].df - k
-			w := float64(float64(wq*share) * ln(1+float64(x.idfN()+1)/float64(outside+1)))
-			ev = float64(ev + w)
-			cs = append(cs, contrib{q.f.Terms[i].Text, w})
+			ev = float64(ev + x.headlineWeight(q, i, k, a.st, n))
+			shared++
 		}
-		if len(cs) < 1 {
+		if shared < 1 {
 			continue
 		}
 		raw := ev
-		r, gap := recency(q.time, a.st)
+		r, _ := recency(q.time, a.st)
 		ev = float64(ev * r)
-		slices.SortStableFunc(cs, func(a, b contrib) int { return cmpDesc(a.w, b.w) })
-		c := &candidate{st: a.st, level: LevelSimilar, measure: "headline", score: ev, raw: raw, threshold: x.opt.Headline,
-			ratio: ev / x.opt.Headline}
-		if r < 1 {
-			c.note = fmt.Sprintf("%.3f weighed by %.2f: the story has been quiet for %s", raw, r, gap.Round(time.Minute))
-		}
-		for _, s := range cs[:min(len(cs), 8)] {
-			c.shared = append(c.shared, s.term)
-		}
-		out = append(out, c)
+		out = append(out, &candidate{st: a.st, level: LevelSimilar, measure: "headline", score: ev, raw: raw,
+			threshold: x.opt.Headline, ratio: ev / x.opt.Headline, counts: a.counts})
 	}
 	return out
+}
+
+// headlineWeight is the evidence query term i, found in k of the story's
+// docs, gives for the story.
+func (x *Index) headlineWeight(q *query, i int, k int32, st *story, n int32) float64 {
+	t := q.terms[i]
+	wq := min(1, float64(q.f.Terms[i].Lead)/titleWeight)
+	share := math.Sqrt(float64(k) / float64(len(st.members)))
+	outside := x.stats[t.id].df - k
+	return float64(float64(wq*share) * ln(1+float64(n+1)/float64(outside+1)))
+}
+
+// explainHeadline fills in what only the decision's best candidate needs
+// of headline evidence: the strongest shared terms, and a note when the
+// story's quiet weighed the evidence down.
+func (x *Index) explainHeadline(q *query, c *candidate) {
+	type contrib struct {
+		term string
+		w    float64
+	}
+	var cs []contrib
+	n := x.idfN()
+	for i, k := range c.counts {
+		if k > 0 {
+			cs = append(cs, contrib{q.f.Terms[i].Text, x.headlineWeight(q, i, k, c.st, n)})
+		}
+	}
+	if r, gap := recency(q.time, c.st); r < 1 {
+		c.note = fmt.Sprintf("%.3f weighed by %.2f: the story has been quiet for %s", c.raw, r, gap.Round(time.Minute))
+	}
+	slices.SortStableFunc(cs, func(a, b contrib) int { return cmpDesc(a.w, b.w) })
+	for _, s := range cs[:min(len(cs), 8)] {
+		c.shared = append(c.shared, s.term)
+	}
 }
 
 // disagree is the guard against same-template, different-event merges:
@@ -975,17 +1027,30 @@ func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 	st := x.stories[storyID]
 	if st == nil {
 		st = &story{id: storyID, seq: e.seq, first: noTime, last: noTime}
+		if n := len(x.sfree); n > 0 {
+			st.num = x.sfree[n-1]
+			x.sfree = x.sfree[:n-1]
+			x.sts[st.num] = st
+		} else {
+			st.num = int32(len(x.sts))
+			x.sts = append(x.sts, st)
+		}
 		x.stories[storyID] = st
 	}
 	e.story = st
 	st.members = append(st.members, e.seq)
+	x.docs = append(x.docs, e)
+	x.tags = append(x.tags, uint32(st.num)<<1)
 	if e.long {
 		st.long++
+		x.tagStory(st)
 	} else {
 		x.short++
 	}
+	if st.long > 0 {
+		x.tags[e.seq-x.base] |= tagLong
+	}
 	st.widen(e.time)
-	x.docs = append(x.docs, e)
 	x.ndocs++
 	x.byID[e.id] = e.seq
 	if e.url != 0 {
@@ -1007,6 +1072,18 @@ func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 			e.next[b] = x.bands[b][v]
 			x.bands[b][v] = e.seq
 		}
+	}
+}
+
+// tagStory sets or clears tagLong on the members of st as it gains its
+// first or loses its last full text.
+func (x *Index) tagStory(st *story) {
+	if st.long > 1 {
+		return
+	}
+	for _, m := range st.members {
+		t := &x.tags[m-x.base]
+		*t = *t&^tagLong | uint32(st.long)
 	}
 }
 
@@ -1072,17 +1149,23 @@ func (x *Index) Remove(id string) {
 		n := copy(x.docs, x.docs[k:])
 		clear(x.docs[n:])
 		x.docs = x.docs[:n]
+		x.tags = x.tags[:copy(x.tags, x.tags[k:])]
 		x.base = x.low
 	}
 	st := e.story
 	st.members = slices.DeleteFunc(st.members, func(s int32) bool { return s == seq })
 	if e.long {
 		st.long--
+		if st.long == 0 {
+			x.tagStory(st)
+		}
 	} else {
 		x.short--
 	}
 	if len(st.members) == 0 {
 		delete(x.stories, st.id)
+		x.sts[st.num] = nil
+		x.sfree = append(x.sfree, st.num)
 	} else {
 		st.first, st.last = noTime, noTime
 		for _, m := range st.members {
