@@ -13,15 +13,17 @@ import (
 // It is not safe for concurrent use: one writer owns it.
 //
 // Memory per doc is bounded: at most maxTerms terms with two float32
-// weights, one posting per term, a SimHash and its band links.
+// weights (8 bytes a term when they fit, see doc), one posting per term, a
+// SimHash and its band links.
 type Index struct {
 	opt     Options
 	seq     int32
-	docs    []*doc           // docs[seq-base]; nil once removed
-	tags    []uint32         // tags[seq-base]: the doc's story number<<1 | tagLong
+	docs    []doc            // docs[seq-base]; zero once removed
+	tags    []uint32         // tags[seq-base]: tagDocLong | the doc's story number<<1 | tagLong
 	base    int32            // sequence number of docs[0]; base+len(docs) == seq+1
 	ndocs   int              // live docs
-	byID    map[string]int32 // doc ID -> sequence number
+	byID    map[uint64]int32 // idHash(doc ID) -> sequence number
+	byIDx   map[string]int32 // doc ID -> sequence number, for IDs whose hash byID has for another ID
 	vocab   map[string]int32 // term -> term ID
 	terms   []termInfo       // by term ID
 	stats   []termStats      // by term ID
@@ -37,9 +39,10 @@ type Index struct {
 	short int   // docs without a full text
 
 	// scratch space of one query; empty between queries
-	qtab qtable  // the query's terms by term ID
-	acc  accMap  // candidate weights by sequence number
-	hpos []int32 // headline: story number -> 1 + index in its accumulators
+	qtab qtable   // the query's terms by term ID
+	acc  accMap   // candidate weights by sequence number
+	hpos []int32  // headline: story number -> 1 + index in its accumulators
+	kbuf []uint32 // AddFeatures: the keys of a doc's terms
 }
 
 // tagLong marks, in a doc's tag, that its story has a member with full
@@ -47,6 +50,10 @@ type Index struct {
 // array, rather than each doc and story: a scan of hundreds of postings
 // would otherwise miss the cache twice a posting.
 const tagLong = 1
+
+// tagDocLong marks a doc with a full text, in bit 31 of its tag: similar
+// skips short candidates without loading them.
+const tagDocLong = 1 << 31
 
 type termInfo struct {
 	text string
@@ -62,22 +69,72 @@ type termStats struct {
 	idf  float64 // cached
 }
 
+// doc is a doc of the window, held by value in Index.docs. Its terms and
+// names share one allocation, data:
+//
+//	data[:n]        term keys: term ID | termTitle | termEntity, and in a
+//	                narrow doc the index of the term's flat weight
+//	data[n:2n]      lead weights (float32 bits)
+//	data[2n:2n+nf]  flat weights (float32 bits): a narrow doc's distinct
+//	                ones, else one a term (nf == n)
+//	data[2n+nf:]    names (Features.Names)
+//
+// A doc is narrow when its term IDs fit in narrowIDBits and it has at most
+// 1<<flatBits distinct flat weights, as Extract's docs always do (a flat
+// weight is a function of a count) while the vocabulary is under 16M
+// terms: a term then takes 8 bytes, not 12, and the weights are kept
+// exactly.
 type doc struct {
-	seq   int32
 	id    string
-	story *story
+	data  []uint32
 	url   uint64
 	hash  uint64
 	sim   uint64
 	time  int64 // unix nanos; noTime when unknown
 	seen  int64 // when it was added, for eviction of undated docs
-	long  bool
-	terms []dterm  // in the order of Features.Terms (by text)
-	names []uint32 // Features.Names
 	next  [nBands]int32
+	seq   int32
+	n     uint16 // terms
+	nf    uint8  // distinct flat weights of a narrow doc
+	flags uint8  // docLive | docLong | docNarrow
 }
 
-// dterm is a doc's term: its ID with two flags, and its weights; 12 bytes.
+const (
+	docLive   = 1
+	docLong   = 2 // has a full text
+	docNarrow = 4
+
+	narrowIDBits = 24
+	flatBits     = 6
+	flatMask     = (1<<flatBits - 1) << narrowIDBits
+	maxDocTerms  = math.MaxUint16 // terms kept of features not made by Extract
+)
+
+func (e *doc) live() bool { return e.flags&docLive != 0 }
+func (e *doc) long() bool { return e.flags&docLong != 0 }
+
+// term is e's i-th term.
+func (e *doc) term(i int) dterm {
+	n := int(e.n)
+	key := e.data[i]
+	f := 2*n + i
+	if e.flags&docNarrow != 0 {
+		f = 2*n + int(key&flatMask>>narrowIDBits)
+		key &^= flatMask
+	}
+	return dterm{key: key, lead: math.Float32frombits(e.data[n+i]), flat: math.Float32frombits(e.data[f])}
+}
+
+// names are Features.Names of e.
+func (e *doc) names() []uint32 {
+	nf := int(e.n)
+	if e.flags&docNarrow != 0 {
+		nf = int(e.nf)
+	}
+	return e.data[2*int(e.n)+nf:]
+}
+
+// dterm is a doc's term: its ID with two flags, and its weights.
 type dterm struct {
 	key  uint32 // term ID | termTitle | termEntity
 	lead float32
@@ -134,7 +191,8 @@ func New(opt Options) *Index {
 		opt:     opt.withDefaults(),
 		base:    1,
 		low:     1,
-		byID:    map[string]int32{},
+		byID:    map[uint64]int32{},
+		byIDx:   map[string]int32{},
 		vocab:   map[string]int32{},
 		stories: map[string]*story{},
 		byURL:   map[uint64]int32{},
@@ -148,8 +206,29 @@ func (x *Index) Options() Options { return x.opt }
 // Len is the number of docs in the index.
 func (x *Index) Len() int { return x.ndocs }
 
-// doc is the live doc with sequence number s.
-func (x *Index) doc(s int32) *doc { return x.docs[s-x.base] }
+// doc is the doc with sequence number s.
+func (x *Index) doc(s int32) *doc { return &x.docs[s-x.base] }
+
+// storyOf is the story of the live doc with sequence number s.
+func (x *Index) storyOf(s int32) *story { return x.sts[x.tags[s-x.base]&^tagDocLong>>1] }
+
+// idHash is FNV-1a of a doc ID, for byID.
+var idHash = func(id string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint64(id[i])) * 1099511628211
+	}
+	return h
+}
+
+// seqOf is the sequence number of the doc with the given ID.
+func (x *Index) seqOf(id string) (int32, bool) {
+	if s, ok := x.byID[idHash(id)]; ok && x.doc(s).id == id {
+		return s, true
+	}
+	s, ok := x.byIDx[id]
+	return s, ok
+}
 
 // Stories is the number of stories with at least one doc in the index.
 func (x *Index) Stories() int { return len(x.stories) }
@@ -355,12 +434,12 @@ func better(a, b *candidate) bool {
 func (x *Index) exact(f *Features) (*story, string, bool) {
 	if f.URL != 0 {
 		if s, ok := x.byURL[f.URL]; ok {
-			return x.doc(s).story, "url", true
+			return x.storyOf(s), "url", true
 		}
 	}
 	if f.Hash != 0 {
 		if s, ok := x.byHash[f.Hash]; ok {
-			return x.doc(s).story, "text", true
+			return x.storyOf(s), "text", true
 		}
 	}
 	return nil, "", false
@@ -469,7 +548,7 @@ func (x *Index) near(q *query) *candidate {
 		return nil
 	}
 	score := 1 - float64(bestBits)/64
-	c := &candidate{st: best.story, score: score, threshold: x.opt.Near, ratio: score / x.opt.Near,
+	c := &candidate{st: x.storyOf(best.seq), score: score, threshold: x.opt.Near, ratio: score / x.opt.Near,
 		level: LevelNear, measure: "simhash", member: best}
 	if why := x.disagree(q, best); why != "" {
 		c.blocked = why
@@ -552,17 +631,17 @@ func (x *Index) similar(q *query) []*candidate {
 	slab := make([]candidate, len(hs)) // one allocation for all
 	out := make([]*candidate, 0, len(hs))
 	for _, h := range hs {
-		e := x.doc(h.seq)
-		if !e.long {
+		if x.tags[h.seq-x.base]&tagDocLong == 0 {
 			continue
 		}
+		e := x.doc(h.seq)
 		lead, body, shared := x.cosines(q, e)
 		if shared < 2 {
 			continue
 		}
 		score := (lead + body) / 2
 		c := &slab[len(out)]
-		*c = candidate{st: e.story, level: LevelSimilar, member: e, score: score, measure: "cosine"}
+		*c = candidate{st: x.storyOf(h.seq), level: LevelSimilar, member: e, score: score, measure: "cosine"}
 		out = append(out, c)
 	}
 	// A report shares some words with every report on its topic; with
@@ -679,7 +758,8 @@ func siftDown(h []hit, i int) {
 func (x *Index) cosines(q *query, e *doc) (lead, body float64, shared int) {
 	var dotL, dotF, nL, nF float64
 	n := x.idfN()
-	for _, t := range e.terms {
+	for i := range int(e.n) {
+		t := e.term(i)
 		id := t.tid()
 		// termIDFn and qtab.get, with their common cases inlined: this
 		// loop runs for every term of every candidate.
@@ -744,7 +824,7 @@ func (x *Index) headline(q *query, only string) []*candidate {
 			if tag&skip != 0 {
 				continue
 			}
-			n := tag >> 1
+			n := tag &^ tagDocLong >> 1
 			k := pos[n]
 			if k == 0 {
 				st := x.sts[n]
@@ -838,7 +918,7 @@ func (x *Index) disagree(q *query, e *doc) string {
 	var qMiss, eMiss []string
 	for _, k := range qk {
 		qAll = float64(qAll + k.w)
-		if hasName(e.names, k.text) {
+		if hasName(e.names(), k.text) {
 			qIn = float64(qIn + k.w)
 		} else {
 			qMiss = append(qMiss, k.text)
@@ -879,7 +959,8 @@ func (x *Index) keyEntitiesQ(q *query) []keyEntity {
 
 func (x *Index) keyEntitiesD(e *doc) []keyEntity {
 	var ks []keyEntity
-	for _, t := range e.terms {
+	for i := range int(e.n) {
+		t := e.term(i)
 		text := x.terms[t.tid()].text
 		if w := keyWeight(text, t.isEntity(), t.isTitle(), float64(t.flat)); w > 0 {
 			ks = append(ks, keyEntity{t.tid(), text, float64(w * x.termIDF(t.tid()))})
@@ -918,7 +999,8 @@ func (x *Index) sharedTerms(q *query, e *doc) []string {
 		w    float64
 	}
 	var s []st
-	for _, t := range e.terms {
+	for i := range int(e.n) {
+		t := e.term(i)
 		ql, qf := x.qtab.get(t.tid())
 		if ql == 0 {
 			continue
@@ -995,9 +1077,14 @@ func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 	if x.ndocs == 0 {
 		x.low = x.seq
 	}
-	e := &doc{seq: x.seq, id: f.ID, url: f.URL, hash: f.Hash, sim: f.Sim, time: unixOr(f.Time),
-		seen: unixOr(seen), long: f.Long, terms: make([]dterm, len(f.Terms)), names: slices.Clip(f.Names)}
-	for i, t := range f.Terms {
+	terms := f.Terms[:min(len(f.Terms), maxDocTerms)]
+	n := len(terms)
+	// The keys, the flat weights a narrow doc would have and the index of
+	// each term's among them.
+	keys := x.kbuf[:0]
+	var flats [1 << flatBits]uint32
+	nf, narrow := 0, true
+	for _, t := range terms {
 		id, ok := x.vocab[t.Text]
 		if !ok {
 			if n := len(x.free); n > 0 {
@@ -1012,7 +1099,7 @@ func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 			x.vocab[t.Text] = id
 		}
 		ti := &x.terms[id]
-		ti.post = append(ti.post, e.seq)
+		ti.post = appendPosting(ti.post, x.seq)
 		x.stats[id].df++
 		x.stats[id].idfN = -1
 		key := uint32(id)
@@ -1022,8 +1109,54 @@ func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 		if t.Entity {
 			key |= termEntity
 		}
-		e.terms[i] = dterm{key: key, lead: t.Lead, flat: t.Flat}
+		keys = append(keys, key)
+		if !narrow {
+			continue
+		}
+		fb := math.Float32bits(t.Flat)
+		j := slices.Index(flats[:nf], fb)
+		switch {
+		case id >= 1<<narrowIDBits:
+			narrow = false
+		case j >= 0:
+		case nf < len(flats):
+			flats[nf] = fb
+			j = nf
+			nf++
+		default:
+			narrow = false
+		}
+		if narrow {
+			keys[len(keys)-1] |= uint32(j) << narrowIDBits // taken off if the doc turns out wide
+		}
 	}
+	x.kbuf = keys
+	e := doc{seq: x.seq, id: f.ID, url: f.URL, hash: f.Hash, sim: f.Sim, time: unixOr(f.Time),
+		seen: unixOr(seen), n: uint16(n), flags: docLive}
+	if f.Long {
+		e.flags |= docLong
+	}
+	if narrow {
+		e.flags |= docNarrow
+		e.nf = uint8(nf)
+	} else {
+		nf = n
+	}
+	if size := 2*n + nf + len(f.Names); size > 0 {
+		e.data = make([]uint32, size)
+	}
+	for i, k := range keys {
+		if !narrow {
+			k &^= flatMask
+			e.data[2*n+i] = math.Float32bits(terms[i].Flat)
+		}
+		e.data[i] = k
+		e.data[n+i] = math.Float32bits(terms[i].Lead)
+	}
+	if narrow {
+		copy(e.data[2*n:], flats[:nf])
+	}
+	copy(e.data[2*n+nf:], f.Names)
 	st := x.stories[storyID]
 	if st == nil {
 		st = &story{id: storyID, seq: e.seq, first: noTime, last: noTime}
@@ -1037,22 +1170,25 @@ func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 		}
 		x.stories[storyID] = st
 	}
-	e.story = st
 	st.members = append(st.members, e.seq)
-	x.docs = append(x.docs, e)
-	x.tags = append(x.tags, uint32(st.num)<<1)
-	if e.long {
+	tag := uint32(st.num) << 1
+	if e.long() {
+		tag |= tagDocLong
 		st.long++
 		x.tagStory(st)
 	} else {
 		x.short++
 	}
 	if st.long > 0 {
-		x.tags[e.seq-x.base] |= tagLong
+		tag |= tagLong
 	}
 	st.widen(e.time)
 	x.ndocs++
-	x.byID[e.id] = e.seq
+	if h := idHash(e.id); x.byID[h] == 0 {
+		x.byID[h] = e.seq
+	} else {
+		x.byIDx[e.id] = e.seq // another doc's ID has the same hash
+	}
 	if e.url != 0 {
 		if _, ok := x.byURL[e.url]; !ok {
 			x.byURL[e.url] = e.seq
@@ -1073,6 +1209,17 @@ func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 			x.bands[b][v] = e.seq
 		}
 	}
+	x.docs = append(x.docs, e)
+	x.tags = append(x.tags, tag)
+}
+
+// appendPosting appends s to a posting list, growing it by an eighth, not
+// by append's quarter to double: posting lists are most of the index.
+func appendPosting(post []int32, s int32) []int32 {
+	if len(post) == cap(post) {
+		post = append(make([]int32, 0, len(post)+len(post)/8+2), post...)
+	}
+	return append(post, s)
 }
 
 // tagStory sets or clears tagLong on the members of st as it gains its
@@ -1082,8 +1229,9 @@ func (x *Index) tagStory(st *story) {
 		return
 	}
 	for _, m := range st.members {
-		t := &x.tags[m-x.base]
-		*t = *t&^tagLong | uint32(st.long)
+		if i := int(m - x.base); i < len(x.tags) { // the doc being added has no tag yet
+			x.tags[i] = x.tags[i]&^tagLong | uint32(st.long)
+		}
 	}
 }
 
@@ -1101,14 +1249,16 @@ func (st *story) widen(t int64) {
 
 // Remove forgets the doc with the given ID, if present.
 func (x *Index) Remove(id string) {
-	seq, ok := x.byID[id]
+	seq, ok := x.seqOf(id)
 	if !ok {
 		return
 	}
-	e := x.doc(seq)
-	for _, t := range e.terms {
-		ti := &x.terms[t.tid()]
-		ts := &x.stats[t.tid()]
+	e := *x.doc(seq) // its slot is cleared, and may move, below
+	st := x.storyOf(seq)
+	for i := range int(e.n) {
+		tid := e.term(i).tid()
+		ti := &x.terms[tid]
+		ts := &x.stats[tid]
 		ts.df--
 		ts.idfN = -1
 		if i, found := slices.BinarySearch(ti.post, seq); found {
@@ -1116,8 +1266,8 @@ func (x *Index) Remove(id string) {
 		}
 		if ts.df == 0 {
 			delete(x.vocab, ti.text)
-			x.terms[t.tid()] = termInfo{}
-			x.free = append(x.free, t.tid())
+			x.terms[tid] = termInfo{}
+			x.free = append(x.free, tid)
 		}
 	}
 	if e.sim != 0 {
@@ -1135,10 +1285,10 @@ func (x *Index) Remove(id string) {
 			}
 		}
 	}
-	x.docs[seq-x.base] = nil
+	*x.doc(seq) = doc{}
 	x.ndocs--
-	delete(x.byID, id)
-	for x.low < x.seq && x.doc(x.low) == nil {
+	x.unlinkID(id, seq)
+	for x.low < x.seq && !x.doc(x.low).live() {
 		x.low++
 	}
 	if x.ndocs == 0 {
@@ -1152,9 +1302,8 @@ func (x *Index) Remove(id string) {
 		x.tags = x.tags[:copy(x.tags, x.tags[k:])]
 		x.base = x.low
 	}
-	st := e.story
 	st.members = slices.DeleteFunc(st.members, func(s int32) bool { return s == seq })
-	if e.long {
+	if e.long() {
 		st.long--
 		if st.long == 0 {
 			x.tagStory(st)
@@ -1174,6 +1323,26 @@ func (x *Index) Remove(id string) {
 	}
 	x.unlinkExact(x.byURL, e.url, seq, st, func(o *doc) uint64 { return o.url })
 	x.unlinkExact(x.byHash, e.hash, seq, st, func(o *doc) uint64 { return o.hash })
+}
+
+// unlinkID takes the doc with the given ID and sequence number out of
+// byID, or byIDx.
+func (x *Index) unlinkID(id string, seq int32) {
+	h := idHash(id)
+	if x.byID[h] != seq {
+		delete(x.byIDx, id)
+		return
+	}
+	delete(x.byID, h)
+	// An ID with the same hash, kept aside, takes its place. Which one does
+	// not matter: lookups check the ID.
+	for o, s := range x.byIDx {
+		if idHash(o) == h {
+			x.byID[h] = s
+			delete(x.byIDx, o)
+			return
+		}
+	}
 }
 
 // unlinkExact keeps an exact-match map pointing at a doc that is still in
@@ -1196,12 +1365,13 @@ func (x *Index) unlinkExact(m map[uint64]int32, key uint64, seq int32, st *story
 func (x *Index) Evict(cutoff time.Time) int {
 	c := cutoff.UnixNano()
 	var old []int32
-	for _, e := range x.docs[x.low-x.base:] {
+	for i := range x.docs[x.low-x.base:] {
+		e := &x.docs[int(x.low-x.base)+i]
 		// A doc stays while its date or its ingestion is in the window:
 		// an article dated long ago but ingested today must still be
 		// there for the reports that arrive in the next polls. Matching
 		// itself is constrained by dates (inWindow), not by this.
-		if e != nil && max(e.time, e.seen) < c {
+		if e.live() && max(e.time, e.seen) < c {
 			old = append(old, e.seq)
 		}
 	}

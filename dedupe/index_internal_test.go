@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -31,8 +32,12 @@ func TestUnselective(t *testing.T) {
 func (x *Index) check() error {
 	live := 0
 	dfs := map[int32]int32{}
-	for i, e := range x.docs {
-		if e == nil {
+	for i := range x.docs {
+		e := &x.docs[i]
+		if !e.live() {
+			if !reflect.ValueOf(*e).IsZero() {
+				return fmt.Errorf("removed doc at seq %d not cleared", x.base+int32(i))
+			}
 			continue
 		}
 		live++
@@ -40,7 +45,10 @@ func (x *Index) check() error {
 		if e.seq != s {
 			return fmt.Errorf("doc %s at seq %d has seq %d", e.id, s, e.seq)
 		}
-		st := e.story
+		if got, ok := x.seqOf(e.id); !ok || got != s {
+			return fmt.Errorf("doc %s at seq %d: seqOf gives %d, %v", e.id, s, got, ok)
+		}
+		st := x.storyOf(s)
 		if x.stories[st.id] != st || x.sts[st.num] != st {
 			return fmt.Errorf("doc %s: story %s not registered under its ID and number %d", e.id, st.id, st.num)
 		}
@@ -48,26 +56,33 @@ func (x *Index) check() error {
 		if st.long > 0 {
 			want |= tagLong
 		}
+		if e.long() {
+			want |= tagDocLong
+		}
 		if got := x.tags[i]; got != want {
 			return fmt.Errorf("doc %s: tag %#x, want %#x (story %s, %d long)", e.id, got, want, st.id, st.long)
 		}
 		if !slices.Contains(st.members, s) {
 			return fmt.Errorf("doc %s not among its story's members", e.id)
 		}
-		for _, t := range e.terms {
-			dfs[t.tid()]++
-			if _, ok := slices.BinarySearch(x.terms[t.tid()].post, s); !ok {
-				return fmt.Errorf("doc %s not in the postings of %q", e.id, x.terms[t.tid()].text)
+		for i := range int(e.n) {
+			tid := e.term(i).tid()
+			dfs[tid]++
+			if _, ok := slices.BinarySearch(x.terms[tid].post, s); !ok {
+				return fmt.Errorf("doc %s not in the postings of %q", e.id, x.terms[tid].text)
 			}
 		}
 	}
 	if live != x.ndocs || len(x.tags) != len(x.docs) {
 		return fmt.Errorf("%d live docs, ndocs %d; %d tags for %d slots", live, x.ndocs, len(x.tags), len(x.docs))
 	}
+	if n := len(x.byID) + len(x.byIDx); n != live {
+		return fmt.Errorf("%d live docs, %d in byID and byIDx", live, n)
+	}
 	for _, st := range x.stories {
 		long := 0
 		for _, m := range st.members {
-			if x.doc(m).long {
+			if x.doc(m).long() {
 				long++
 			}
 		}
@@ -85,8 +100,17 @@ func (x *Index) check() error {
 
 // TestIndexConsistent adds, replaces, moves and evicts docs at random and
 // checks the index after each step.
-func TestIndexConsistent(t *testing.T) {
-	const seed = 11
+func TestIndexConsistent(t *testing.T) { testConsistent(t, 11) }
+
+// TestIndexIDCollisions is TestIndexConsistent with doc IDs whose hashes
+// collide: byID must still find each doc by its ID.
+func TestIndexIDCollisions(t *testing.T) {
+	defer func(h func(string) uint64) { idHash = h }(idHash)
+	idHash = func(id string) uint64 { return uint64(len(id)) }
+	testConsistent(t, 12)
+}
+
+func testConsistent(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	words := strings.Fields("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon")
 	text := func(n int) string {
@@ -115,6 +139,53 @@ func TestIndexConsistent(t *testing.T) {
 		}
 		if err := x.check(); err != nil {
 			t.Fatalf("seed %d, step %d: %v", seed, i, err)
+		}
+	}
+}
+
+// A doc's terms, weights and names read back exactly as added, whether
+// they fit the narrow form or not.
+func TestDocTermsExact(t *testing.T) {
+	x := New(Options{})
+	var fs []Features
+	for i, d := range []Doc{
+		{ID: "a", Title: "Acme revenue rises 18% to $12.4 billion", Text: strings.Repeat("Acme reported revenue on Wednesday and Jane Porter said orders held up. ", 9)},
+		{ID: "b", Title: "Short headline only"},
+	} {
+		fs = append(fs, Extract(&d))
+		if !fs[i].Long && d.Text != "" {
+			t.Fatalf("doc %s is not long", d.ID)
+		}
+	}
+	// More distinct flat weights than a narrow doc holds, and more terms
+	// than Extract keeps.
+	wide := Features{ID: "w", Names: []uint32{1, 5, 9}}
+	for i := range 100 {
+		wide.Terms = append(wide.Terms, Term{Text: fmt.Sprintf("t%03d", i), Lead: float32(i) / 7, Flat: 1 + float32(i)/3,
+			Title: i%3 == 0, Entity: i%5 == 0})
+	}
+	fs = append(fs, wide)
+	for i := range fs {
+		x.AddFeatures(&fs[i], "S"+fs[i].ID, time.Time{})
+	}
+	for _, f := range fs {
+		s, ok := x.seqOf(f.ID)
+		if !ok {
+			t.Fatalf("doc %s not found", f.ID)
+		}
+		e := x.doc(s)
+		if narrow := e.flags&docNarrow != 0; narrow != (f.ID != "w") {
+			t.Errorf("doc %s: narrow %v", f.ID, narrow)
+		}
+		if int(e.n) != len(f.Terms) || !slices.Equal(e.names(), f.Names) {
+			t.Fatalf("doc %s: %d terms, names %v; want %d, %v", f.ID, e.n, e.names(), len(f.Terms), f.Names)
+		}
+		for i, want := range f.Terms {
+			got := e.term(i)
+			if x.terms[got.tid()].text != want.Text || got.isTitle() != want.Title || got.isEntity() != want.Entity ||
+				math.Float32bits(got.lead) != math.Float32bits(want.Lead) || math.Float32bits(got.flat) != math.Float32bits(want.Flat) {
+				t.Errorf("doc %s term %d: %q %+v, want %+v", f.ID, i, x.terms[got.tid()].text, got, want)
+			}
 		}
 	}
 }
