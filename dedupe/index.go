@@ -39,10 +39,14 @@ type Index struct {
 	short int   // docs without a full text
 
 	// scratch space of one query; empty between queries
-	qtab qtable   // the query's terms by term ID
-	acc  accMap   // candidate weights by sequence number
-	hpos []int32  // headline: story number -> 1 + index in its accumulators
-	kbuf []uint32 // AddFeatures: the keys of a doc's terms
+	qw   [maxQueryTerms + 1]qweight // the query's weights, by termStats.q
+	qids []int32                    // the query's term IDs in qw
+	qn   int                        // terms put in qw, counting repeats
+	acc  accMap                     // candidate weights by sequence number
+	hpos []int32                    // headline: story number -> 1 + index in its accumulators
+	kbuf []uint32                   // AddFeatures: the keys of a doc's terms
+
+	touched uint32 // what touch read, kept so that its loads are not dropped
 }
 
 // tagLong marks, in a doc's tag, that its story has a member with full
@@ -65,9 +69,21 @@ type termInfo struct {
 // candidate reads it for each of the candidate's terms.
 type termStats struct {
 	df   int32   // docs containing the term
-	idfN int32   // the idfN idf was computed for; -1 after df changed
+	idfC uint16  // idfCode of the idfN idf was computed for; noIDF after df changed
+	q    uint8   // the term's slot in the query's weights (Index.qw); 0 when not a query term
+	_    uint8   //
 	idf  float64 // cached
 }
+
+// idfCode encodes an idfN, which has at most six significant bits, in 16
+// bits: its leading bits and their shift.
+func idfCode(n int32) uint16 {
+	s := max(0, bits.Len32(uint32(n))-6)
+	return uint16(s<<6 | int(n>>s))
+}
+
+// noIDF is no idfCode: no idfN has a shift of 1023.
+const noIDF = math.MaxUint16
 
 // doc is a doc of the window, held by value in Index.docs. Its terms and
 // names share one allocation, data:
@@ -253,13 +269,17 @@ func (x *Index) idfN() int32 {
 
 // termIDF is idf for a term of the index, cached until idfN or the term's
 // frequency changes.
-func (x *Index) termIDF(id int32) float64 { return x.termIDFn(id, x.idfN()) }
+func (x *Index) termIDF(id int32) float64 {
+	n := x.idfN()
+	return x.termIDFn(id, n, idfCode(n))
+}
 
-// termIDFn is termIDF for n == x.idfN(), which a loop computes once.
-func (x *Index) termIDFn(id, n int32) float64 {
+// termIDFn is termIDF for n == x.idfN() and c == idfCode(n), which a loop
+// computes once.
+func (x *Index) termIDFn(id, n int32, c uint16) float64 {
 	t := &x.stats[id]
-	if t.idfN != n {
-		t.idfN, t.idf = n, x.idf(t.df)
+	if t.idfC != c {
+		t.idfC, t.idf = c, x.idf(t.df)
 	}
 	return t.idf
 }
@@ -294,7 +314,9 @@ type query struct {
 	normL  float64
 	normF  float64
 	time   int64
-	byLead []int // indexes into terms, strongest lead weight first
+	byLead []int  // indexes into terms, strongest lead weight first
+	n      int32  // idfN
+	code   uint16 // idfCode(n)
 }
 
 type qterm struct {
@@ -446,13 +468,14 @@ func (x *Index) exact(f *Features) (*story, string, bool) {
 }
 
 func (x *Index) newQuery(f *Features) *query {
-	q := &query{f: f, terms: make([]qterm, len(f.Terms)), time: unixOr(f.Time)}
-	n := x.idfN()
+	q := &query{f: f, terms: make([]qterm, len(f.Terms)), byLead: make([]int, len(f.Terms)), time: unixOr(f.Time)}
+	q.n = x.idfN()
+	q.code = idfCode(q.n)
 	for i, t := range f.Terms {
 		id, ok := x.vocab[t.Text]
 		var idf float64
 		if ok {
-			idf = x.termIDFn(id, n)
+			idf = x.termIDFn(id, q.n, q.code)
 		} else {
 			id, idf = -1, x.idf(0)
 		}
@@ -461,69 +484,62 @@ func (x *Index) newQuery(f *Features) *query {
 		q.normL = float64(q.normL + float64(qt.lead*qt.lead))
 		q.normF = float64(q.normF + float64(qt.flat*qt.flat))
 		if id >= 0 {
-			x.qtab.put(id, qt.lead, qt.flat)
+			x.putQuery(id, qt.lead, qt.flat)
 		}
-		q.byLead = append(q.byLead, i)
+		q.byLead[i] = i
 	}
 	q.normL, q.normF = math.Sqrt(q.normL), math.Sqrt(q.normF)
-	slices.SortStableFunc(q.byLead, func(a, b int) int { return cmpDesc(q.terms[a].lead, q.terms[b].lead) })
+	// By lead weight, strongest first, in term order on ties: an insertion
+	// sort, as there are at most a few dozen.
+	for i := 1; i < len(q.byLead); i++ {
+		for j := i; j > 0 && q.terms[q.byLead[j]].lead > q.terms[q.byLead[j-1]].lead; j-- {
+			q.byLead[j], q.byLead[j-1] = q.byLead[j-1], q.byLead[j]
+		}
+	}
 	return q
 }
 
+// The query's weights: Index.qw[1:] by termStats.q, for the candidates'
+// terms to be looked up in the array their idf is read from anyway.
+// qw[0] is zero: the weight of a term the query does not have, added
+// without a branch. At most maxQueryTerms terms are put: more than Extract
+// keeps means features not made by Extract.
+type qweight struct {
+	lead, flat float64
+	has        int // 1 when lead != 0: the term counts as shared
+}
+
+const maxQueryTerms = maxTerms
+
+func (x *Index) putQuery(id int32, lead, flat float64) {
+	if x.qn == maxQueryTerms {
+		return
+	}
+	x.qn++
+	st := &x.stats[id]
+	if st.q == 0 {
+		x.qids = append(x.qids, id)
+		st.q = uint8(len(x.qids))
+	}
+	w := qweight{lead: lead, flat: flat, has: 1}
+	if lead == 0 {
+		w = qweight{}
+	}
+	x.qw[st.q] = w
+}
+
+// queryWeights returns the weights of term id in the query, 0 when the
+// query does not have it.
+func (x *Index) queryWeights(id int32) (lead, flat float64) {
+	w := &x.qw[x.stats[id].q]
+	return w.lead, w.flat
+}
+
 func (x *Index) clearQuery() {
-	x.qtab.keys, x.qtab.n, x.qtab.filter = [qtabSize]int32{}, 0, [4]uint64{}
-}
-
-// qtable holds the weights of a query's terms by term ID: open addressing
-// in a table small enough to stay in cache, for the candidates' terms to
-// be looked up in.
-type qtable struct {
-	keys       [qtabSize]int32 // term ID + 1; 0 when empty
-	lead, flat [qtabSize]float64
-	n          int
-	// A bit per slot hash of the IDs put: most terms of a candidate are
-	// not the query's, and the filter says so without probing.
-	filter [4]uint64
-}
-
-// qtabSize is a power of two, at least twice maxTerms.
-const qtabSize = 64
-
-const _ = uint(qtabSize - 2*maxTerms)
-
-func qslot(id int32) uint32 { return uint32(id) * 0x9E3779B1 >> (32 - 6) }
-
-// qbit is the filter bit of id: 8 more bits of its hash.
-func qbit(id int32) (word, bit uint32) {
-	h := uint32(id) * 0x9E3779B1 >> (32 - 14) & 0xff
-	return h >> 6, h & 63
-}
-
-func (t *qtable) put(id int32, lead, flat float64) {
-	if 2*(t.n+1) > qtabSize {
-		return // more terms than Extract keeps: features not made by Extract
+	for _, id := range x.qids {
+		x.stats[id].q = 0
 	}
-	t.n++
-	w, b := qbit(id)
-	t.filter[w] |= 1 << b
-	i := qslot(id)
-	for t.keys[i] != 0 && t.keys[i] != id+1 {
-		i = (i + 1) & (qtabSize - 1)
-	}
-	t.keys[i], t.lead[i], t.flat[i] = id+1, lead, flat
-}
-
-// get returns the weights of term id, 0 when the query does not have it.
-func (t *qtable) get(id int32) (lead, flat float64) {
-	if w, b := qbit(id); t.filter[w]&(1<<b) == 0 {
-		return 0, 0
-	}
-	for i := qslot(id); t.keys[i] != 0; i = (i + 1) & (qtabSize - 1) {
-		if t.keys[i] == id+1 {
-			return t.lead[i], t.flat[i]
-		}
-	}
-	return 0, 0
+	x.qids, x.qn = x.qids[:0], 0
 }
 
 // near finds a near-duplicate of a full text through the SimHash bands.
@@ -628,6 +644,7 @@ func (x *Index) similar(q *query) []*candidate {
 		}
 		return -1
 	})
+	x.touch(hs)
 	slab := make([]candidate, len(hs)) // one allocation for all
 	out := make([]*candidate, 0, len(hs))
 	for _, h := range hs {
@@ -753,32 +770,55 @@ func siftDown(h []hit, i int) {
 	}
 }
 
+// touch reads the candidates' docs, then their terms and the terms'
+// statistics, in passes of loads that do not depend on one another. With a
+// large window most of them miss the cache; so their misses overlap,
+// rather than each candidate's waiting for the previous one's to be
+// scored.
+func (x *Index) touch(hs []hit) {
+	var sum uint32
+	for _, h := range hs {
+		sum += uint32(x.doc(h.seq).n)
+	}
+	for _, h := range hs {
+		d := x.doc(h.seq).data
+		for j := 0; j < len(d); j += 16 { // a 64-byte cache line
+			sum += d[j]
+		}
+	}
+	for _, h := range hs {
+		e := x.doc(h.seq)
+		for _, k := range e.data[:e.n] {
+			id := k & termIDMask
+			if e.flags&docNarrow != 0 {
+				id = k &^ flatMask & termIDMask
+			}
+			sum += uint32(x.stats[id].df)
+		}
+	}
+	x.touched = sum
+}
+
 // cosines returns the cosines of q and e under lead and flat weights, and
 // how many terms they share. Sums run in e's term order: fixed.
 func (x *Index) cosines(q *query, e *doc) (lead, body float64, shared int) {
 	var dotL, dotF, nL, nF float64
-	n := x.idfN()
 	for i := range int(e.n) {
 		t := e.term(i)
-		id := t.tid()
-		// termIDFn and qtab.get, with their common cases inlined: this
-		// loop runs for every term of every candidate.
-		st := &x.stats[id]
+		st := &x.stats[t.tid()]
 		idf := st.idf
-		if st.idfN != n {
-			idf = x.termIDFn(id, n)
+		if st.idfC != q.code {
+			idf = x.termIDFn(t.tid(), q.n, q.code)
 		}
 		wl, wf := float64(float64(t.lead)*idf), float64(float64(t.flat)*idf)
 		nL = float64(nL + float64(wl*wl))
 		nF = float64(nF + float64(wf*wf))
-		if w, b := qbit(id); x.qtab.filter[w]&(1<<b) == 0 {
-			continue
-		}
-		if ql, qf := x.qtab.get(id); ql != 0 {
-			dotL = float64(dotL + float64(ql*wl))
-			dotF = float64(dotF + float64(qf*wf))
-			shared++
-		}
+		// A term the query does not have adds 0*w, +0 or -0, which leaves
+		// the sum as it is: no branch to mispredict.
+		w := &x.qw[st.q]
+		dotL = float64(dotL + float64(w.lead*wl))
+		dotF = float64(dotF + float64(w.flat*wf))
+		shared += w.has
 	}
 	if nL > 0 && q.normL > 0 {
 		lead = dotL / (q.normL * math.Sqrt(nL))
@@ -1001,7 +1041,7 @@ func (x *Index) sharedTerms(q *query, e *doc) []string {
 	var s []st
 	for i := range int(e.n) {
 		t := e.term(i)
-		ql, qf := x.qtab.get(t.tid())
+		ql, qf := x.queryWeights(t.tid())
 		if ql == 0 {
 			continue
 		}
@@ -1094,14 +1134,14 @@ func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 			} else {
 				id = int32(len(x.terms))
 				x.terms = append(x.terms, termInfo{text: t.Text})
-				x.stats = append(x.stats, termStats{})
+				x.stats = append(x.stats, termStats{idfC: noIDF})
 			}
 			x.vocab[t.Text] = id
 		}
 		ti := &x.terms[id]
 		ti.post = appendPosting(ti.post, x.seq)
 		x.stats[id].df++
-		x.stats[id].idfN = -1
+		x.stats[id].idfC = noIDF
 		key := uint32(id)
 		if t.Title {
 			key |= termTitle
@@ -1260,7 +1300,7 @@ func (x *Index) Remove(id string) {
 		ti := &x.terms[tid]
 		ts := &x.stats[tid]
 		ts.df--
-		ts.idfN = -1
+		ts.idfC = noIDF
 		if i, found := slices.BinarySearch(ti.post, seq); found {
 			ti.post = slices.Delete(ti.post, i, i+1)
 		}
