@@ -45,6 +45,7 @@ type Index struct {
 	acc  accMap                     // candidate weights by sequence number
 	hpos []int32                    // headline: story number -> 1 + index in its accumulators
 	kbuf []uint32                   // AddFeatures: the keys of a doc's terms
+	sc   scratch
 
 	touched uint32 // what touch read, kept so that its loads are not dropped
 }
@@ -353,8 +354,16 @@ func (x *Index) decide(f *Features, only string) Decision {
 	if len(q.terms) == 0 {
 		return Decision{Level: LevelNew, Threshold: x.opt.Similar, Reason: "no usable text"}
 	}
-	var cands []*candidate
-	byStory := map[*story]*candidate{}
+	cands := x.sc.cands[:0]
+	if x.sc.byStory == nil {
+		x.sc.byStory = map[*story]*candidate{}
+	}
+	byStory := x.sc.byStory
+	defer func() {
+		clear(byStory)
+		clear(cands)
+		x.sc.cands = cands[:0]
+	}()
 	consider := func(c *candidate) {
 		if only != "" && c.st.id != only {
 			return
@@ -468,7 +477,9 @@ func (x *Index) exact(f *Features) (*story, string, bool) {
 }
 
 func (x *Index) newQuery(f *Features) *query {
-	q := &query{f: f, terms: make([]qterm, len(f.Terms)), byLead: make([]int, len(f.Terms)), time: unixOr(f.Time)}
+	q := &x.sc.q
+	*q = query{f: f, terms: slices.Grow(q.terms[:0], len(f.Terms))[:len(f.Terms)],
+		byLead: slices.Grow(q.byLead[:0], len(f.Terms))[:len(f.Terms)], time: unixOr(f.Time)}
 	q.n = x.idfN()
 	q.code = idfCode(q.n)
 	for i, t := range f.Terms {
@@ -497,6 +508,18 @@ func (x *Index) newQuery(f *Features) *query {
 		}
 	}
 	return q
+}
+
+// scratch is the memory of one decision, kept for the next: a decision
+// allocates little more than the Decision it returns.
+type scratch struct {
+	q       query
+	look    []int
+	hs, sel []hit
+	slab    []candidate
+	out     []*candidate
+	cands   []*candidate
+	byStory map[*story]*candidate
 }
 
 // The query's weights: Index.qw[1:] by termStats.q, for the candidates'
@@ -581,7 +604,8 @@ func (x *Index) similar(q *query) []*candidate {
 	// it, whatever order the docs came in (a cold start ingests feed by
 	// feed, not in publication order); a common term's tail only finds
 	// the most recent docs.
-	look := make([]int, 0, len(q.byLead))
+	look := x.sc.look[:0]
+	defer func() { x.sc.look = look[:0] }()
 	for pass := range 2 {
 		for _, i := range q.byLead {
 			if t := q.terms[i]; t.id >= 0 && (x.stats[t.id].df <= postingsTail) == (pass == 0) {
@@ -605,8 +629,8 @@ func (x *Index) similar(q *query) []*candidate {
 	// Keep the maxCands strongest by the weight of common terms, and the
 	// selectiveCands strongest of the docs that share a selective term
 	// (ties: the older doc), each in a min-heap.
-	hs := make([]hit, 0, maxCands)
-	sel := make([]hit, 0, selectiveCands)
+	hs, sel := x.sc.hs[:0], x.sc.sel[:0]
+	defer func() { x.sc.hs, x.sc.sel = hs[:0], sel[:0] }()
 	push := func(hs []hit, h hit, n int) []hit {
 		switch {
 		case len(hs) < n:
@@ -645,8 +669,10 @@ func (x *Index) similar(q *query) []*candidate {
 		return -1
 	})
 	x.touch(hs)
-	slab := make([]candidate, len(hs)) // one allocation for all
-	out := make([]*candidate, 0, len(hs))
+	slab := slices.Grow(x.sc.slab[:0], len(hs))[:len(hs)]
+	clear(slab)
+	x.sc.slab = slab
+	out := x.sc.out[:0] // what it held points into slab: overwritten
 	for _, h := range hs {
 		if x.tags[h.seq-x.base]&tagDocLong == 0 {
 			continue
@@ -661,6 +687,7 @@ func (x *Index) similar(q *query) []*candidate {
 		*c = candidate{st: x.storyOf(h.seq), level: LevelSimilar, member: e, score: score, measure: "cosine"}
 		out = append(out, c)
 	}
+	x.sc.out = out
 	// A report shares some words with every report on its topic; with
 	// many such candidates, the best of them can score well by chance. So
 	// a candidate is judged by how far it stands out from the rest: its
