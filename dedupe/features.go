@@ -9,7 +9,6 @@ import (
 	"math"
 	"math/bits"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -66,6 +65,27 @@ type extractor struct {
 	accs       []acc
 	terms      []Term
 	rank       []ranked
+	outlets    map[string]map[string]bool // outletWords by outlet name
+}
+
+// maxOutlets bounds the outlets an extractor remembers the words of.
+const maxOutlets = 1024
+
+// outletWords is the package-level outletWords, remembered: a feed's items
+// all name the same outlet. The sets are only read once made.
+func (ex *extractor) outletWords(outlet string) map[string]bool {
+	if outlet == "" {
+		return nil
+	}
+	if m, ok := ex.outlets[outlet]; ok {
+		return m
+	}
+	if ex.outlets == nil || len(ex.outlets) >= maxOutlets {
+		ex.outlets = map[string]map[string]bool{}
+	}
+	m := outletWords(outlet)
+	ex.outlets[outlet] = m
+	return m
 }
 
 // acc is what Extract gathers on one term.
@@ -92,14 +112,17 @@ func Extract(d *Doc) Features {
 	if !d.Time.IsZero() {
 		f.Time = d.Time.UTC()
 	}
-	drop := outletWords(d.Outlet)
-	title := cleanTitle(d.Title, drop)
 	ex := extractors.Get().(*extractor)
 	defer extractors.Put(ex)
+	drop := ex.outletWords(d.Outlet)
+	title := cleanTitle(d.Title, drop)
 	tz := &ex.tz
 	tz.reset(drop)
-	body := tz.tokens(ex.body, cleanBody(d.Text), false)
-	head := tz.tokens(ex.head, title, true)
+	body := ex.body[:0]
+	for line := range bodyLines(d.Text) {
+		body = tz.tokens(body, line, false)
+	}
+	head := tz.tokens(ex.head[:0], title, true)
 	ex.body, ex.head = body, head
 	accs := slices.Grow(ex.accs[:0], len(tz.words)+16)[:len(tz.words)] // by term ID
 	clear(accs)
@@ -152,7 +175,7 @@ func Extract(d *Doc) Features {
 			continue // a stopword: looked up, never counted
 		}
 		lead := float64(ln(1+a.lead) + a.bonus)
-		flat := 1 + ln(a.flat)
+		flat := 1 + lnCount(a.flat)
 		// A word is a name when it is capitalised in the middle of a
 		// sentence more often than it is written in lower case; the first
 		// word of a sentence and a headline word say nothing either way.
@@ -175,24 +198,83 @@ func Extract(d *Doc) Features {
 	}
 	slices.Sort(f.Names)
 	f.Names = slices.Compact(f.Names)
-	// Keep the strongest terms: headline words, then by weight.
-	slices.SortFunc(rank, func(a, b ranked) int {
-		if c := cmpDesc(a.k, b.k); c != 0 {
-			return c
-		}
-		return bytes.Compare(tz.word(a.id), tz.word(b.id))
-	})
-	f.Terms = make([]Term, 0, min(len(rank), maxTerms))
-	for _, r := range rank[:min(len(rank), maxTerms)] {
+	// Keep the strongest terms: headline words, then by weight. Which
+	// terms are kept matters, not their order: they are sorted by text.
+	top := topRanked(tz, rank, maxTerms)
+	slices.SortFunc(top, func(a, b ranked) int { return bytes.Compare(tz.word(a.id), tz.word(b.id)) })
+	f.Terms = make([]Term, 0, len(top))
+	for _, r := range top {
 		t := terms[r.i]
 		t.Text = string(tz.word(r.id))
 		f.Terms = append(f.Terms, t)
 	}
-	slices.SortFunc(f.Terms, func(a, b Term) int { return strings.Compare(a.Text, b.Text) })
 	if f.Long {
 		f.Sim = simhash(tz, body)
 	}
 	return f
+}
+
+// rankedBefore reports whether a ranks before b: a higher weight, then the
+// word first in byte order. No two terms tie: their words differ.
+func rankedBefore(tz *tokenizer, a, b *ranked) bool {
+	if a.k != b.k {
+		return a.k > b.k
+	}
+	return bytes.Compare(tz.word(a.id), tz.word(b.id)) < 0
+}
+
+// topRanked moves the n terms of rank that rank first to its front, in no
+// particular order, and returns them. It keeps them in a heap whose root
+// is the last of them, so most terms cost one comparison with the root.
+func topRanked(tz *tokenizer, rank []ranked, n int) []ranked {
+	if len(rank) <= n {
+		return rank
+	}
+	h := rank[:n]
+	// after reports whether h[i] ranks after h[j]: the root is the last.
+	after := func(i, j int) bool { return rankedBefore(tz, &h[j], &h[i]) }
+	down := func(i int) {
+		for {
+			c := 2*i + 1
+			if c >= n {
+				return
+			}
+			if c+1 < n && after(c+1, c) {
+				c++
+			}
+			if !after(c, i) {
+				return
+			}
+			h[i], h[c] = h[c], h[i]
+			i = c
+		}
+	}
+	for i := n/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for i := n; i < len(rank); i++ {
+		if rankedBefore(tz, &rank[i], &h[0]) {
+			h[0] = rank[i]
+			down(0)
+		}
+	}
+	return h
+}
+
+// lnCounts holds ln(n) for the small counts most terms have.
+var lnCounts = func() (t [256]float64) {
+	for n := 1; n < len(t); n++ {
+		t[n] = ln(float64(n))
+	}
+	return t
+}()
+
+// lnCount is ln(c) for a count c >= 1.
+func lnCount(c float64) float64 {
+	if c < float64(len(lnCounts)) && c == float64(int(c)) {
+		return lnCounts[int(c)]
+	}
+	return ln(c)
 }
 
 // keep ranks the terms of a doc for keeping: by weight, with names and
@@ -215,17 +297,28 @@ func keep(t Term) float64 {
 // bit to each counter at once, a couple of word operations on average
 // instead of 64 additions.
 func simhash(tz *tokenizer, body []token) uint64 {
+	const _ = uint(shingleSize-3) + uint(3-shingleSize) // the loop below reads 3 words
 	var planes [32]uint64
 	n := 0
-	for i := 0; i+shingleSize <= len(body); i++ {
-		h := uint64(fnvOffset)
-		for j := i; j < i+shingleSize; j++ {
-			t := tz.word(body[j].id)
-			for k := 0; k < len(t); k++ {
-				h = (h ^ uint64(t[k])) * fnvPrime
-			}
-			h = (h ^ ' ') * fnvPrime
+	// The hash of shingle i is FNV-1a of its words, each followed by a
+	// space. Its first word's FNV-1a is in the tokenizer's table; the
+	// other two are folded in as word i+1 and i+2 are read, the two
+	// shingles a word belongs to at once.
+	var second, third uint64 // the shingles that word j is second and third in
+	for j := range body {
+		w := &tz.words[body[j].id]
+		t := tz.arena[w.off:w.end]
+		a, b := third, second
+		for _, c := range t {
+			a = (a ^ uint64(c)) * fnvPrime
+			b = (b ^ uint64(c)) * fnvPrime
 		}
+		a = (a ^ ' ') * fnvPrime
+		second, third = (w.hash^' ')*fnvPrime, (b^' ')*fnvPrime
+		if j < 2 {
+			continue
+		}
+		h := a
 		for p := 0; h != 0; p++ {
 			carry := planes[p] & h
 			planes[p] ^= h

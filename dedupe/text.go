@@ -1,6 +1,7 @@
 package dedupe
 
 import (
+	"iter"
 	"math"
 	"slices"
 	"strings"
@@ -93,12 +94,9 @@ func (tz *tokenizer) term(b []byte) int32 {
 		}
 		i = (i + 1) & mask
 	}
-	var k uint8
-	if stopwords[string(b)] || tz.drop[string(b)] {
+	k := wordKinds.kind(h, b)
+	if len(tz.drop) > 0 && tz.drop[string(b)] {
 		k |= wordStop
-	}
-	if generic[string(b)] {
-		k |= wordGeneric
 	}
 	id := int32(len(tz.words))
 	off := int32(len(tz.arena))
@@ -122,9 +120,10 @@ func (tz *tokenizer) grow() {
 	}
 }
 
-// tokens is the package-level tokens, with tz's scratch space.
+// tokens is the package-level tokens, with tz's scratch space: it appends
+// the tokens of s to out.
 func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
-	out = slices.Grow(out[:0], len(s)/5+1)
+	out = slices.Grow(out, len(s)/5+1)
 	sentenceStart := true
 	prev := ' '          // the rune before the current one
 	joined := false      // only spaces since the previous word
@@ -455,38 +454,56 @@ var (
 // byline lines, and everything from a trailing "Related"/"Similar
 // Articles" list on.
 func cleanBody(text string) string {
-	if text == "" {
-		return ""
-	}
-	lines := strings.Split(text, "\n")
 	var b strings.Builder
-	for _, line := range lines {
-		l := strings.TrimSpace(line)
-		if len(l) > 80 { // a paragraph, not a button or a list heading
-			b.WriteString(l)
-			b.WriteByte('\n')
-			continue
-		}
-		low := strings.ToLower(strings.Trim(l, " .:!*#-–—|•·"))
-		if low == "" {
-			b.WriteByte('\n')
-			continue
-		}
-		if isEndMarker(low) {
-			break
-		}
-		if isFurniture(low) {
-			continue
-		}
-		b.WriteString(l)
+	for line := range bodyLines(text) {
+		b.WriteString(line)
 		b.WriteByte('\n')
 	}
 	return b.String()
 }
 
+// bodyLines yields the lines of text that cleanBody keeps, trimmed, blank
+// ones included; cleanBody is them joined, each ended by a newline.
+// Tokenising them one by one gives the tokens of cleanBody's text: a
+// newline ends a sentence and joins no words, as the start of a text does.
+func bodyLines(text string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for more := text != ""; more; {
+			var line string
+			line, text, more = strings.Cut(text, "\n")
+			l := strings.TrimSpace(line)
+			if len(l) > 80 { // a paragraph, not a button or a list heading
+				if !yield(l) {
+					return
+				}
+				continue
+			}
+			low := strings.ToLower(strings.Trim(l, " .:!*#-–—|•·"))
+			if low == "" {
+				if !yield("") {
+					return
+				}
+				continue
+			}
+			if isEndMarker(low) {
+				return
+			}
+			if isFurniture(low) {
+				continue
+			}
+			if !yield(l) {
+				return
+			}
+		}
+	}
+}
+
 func isEndMarker(low string) bool {
 	for _, m := range endMarkers {
-		if low == m || strings.HasPrefix(low, m+":") || strings.HasPrefix(low, m+" ") && len(strings.Fields(low)) <= 6 {
+		if !strings.HasPrefix(low, m) {
+			continue
+		}
+		if len(low) == len(m) || low[len(m)] == ':' || low[len(m)] == ' ' && len(strings.Fields(low)) <= 6 {
 			return true
 		}
 	}
@@ -584,6 +601,68 @@ however meanwhile president minister prime official officials government state s
 january february march april may june july august september october november december
 mr mrs ms dr sir lord
 `)
+
+// wordKinds are the kinds of the stopwords and generic words, found by the
+// FNV-1a hash the tokenizer has already computed: a new word costs one
+// probe, not two map lookups that hash it again.
+var wordKinds = newKindTable(map[uint8]map[string]bool{wordStop: stopwords, wordGeneric: generic})
+
+// kindTable is an open-addressing set of words with their kinds.
+type kindTable struct {
+	slots []kindSlot // a power of two, at most half full
+}
+
+type kindSlot struct {
+	hash uint64
+	word string
+	kind uint8 // 0: empty
+}
+
+func newKindTable(sets map[uint8]map[string]bool) kindTable {
+	kinds := map[string]uint8{}
+	for k, set := range sets {
+		for w := range set {
+			kinds[w] |= k
+		}
+	}
+	n := 1
+	for n < 2*len(kinds) {
+		n *= 2
+	}
+	t := kindTable{slots: make([]kindSlot, n)}
+	for w, k := range kinds {
+		h := fnv64(w)
+		i := h & uint64(n-1)
+		for t.slots[i].kind != 0 {
+			i = (i + 1) & uint64(n-1)
+		}
+		t.slots[i] = kindSlot{h, w, k}
+	}
+	return t
+}
+
+// kind returns the kind of the word b, whose FNV-1a hash is h.
+func (t *kindTable) kind(h uint64, b []byte) uint8 {
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		sl := &t.slots[i]
+		if sl.kind == 0 {
+			return 0
+		}
+		if sl.hash == h && sl.word == string(b) {
+			return sl.kind
+		}
+	}
+}
+
+// fnv64 is FNV-1a of s, as the tokenizer hashes a word.
+func fnv64(s string) uint64 {
+	h := uint64(fnvOffset)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime
+	}
+	return h
+}
 
 func setOf(words string) map[string]bool {
 	m := map[string]bool{}
