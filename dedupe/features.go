@@ -124,7 +124,7 @@ func Extract(d *Doc) Features {
 	}
 	head := tz.tokens(ex.head[:0], title, true)
 	ex.body, ex.head = body, head
-	accs := slices.Grow(ex.accs[:0], len(tz.words)+16)[:len(tz.words)] // by term ID
+	accs := slices.Grow(ex.accs[:0], tz.docWords()+16)[:tz.docWords()] // by term ID
 	clear(accs)
 	get := func(id int32) *acc {
 		for int(id) >= len(accs) {
@@ -306,7 +306,7 @@ func simhash(tz *tokenizer, body []token) uint64 {
 	// shingles a word belongs to at once.
 	var second, third uint64 // the shingles that word j is second and third in
 	for j := range body {
-		w := &tz.words[body[j].id]
+		w := tz.entry(body[j].id)
 		t := tz.arena[w.off:w.end]
 		a, b := third, second
 		for _, c := range t {

@@ -29,7 +29,8 @@ type token struct {
 // place, organisation or figure) when it is capitalised and not merely the
 // first word of a sentence, or is a number.
 func tokens(s string, isTitle bool, drop map[string]bool) []token {
-	tz := tokenizer{drop: drop}
+	var tz tokenizer
+	tz.reset(drop)
 	out := tz.tokens(nil, s, isTitle)
 	for i := range out {
 		out[i].term = string(tz.word(out[i].id))
@@ -37,53 +38,125 @@ func tokens(s string, isTitle bool, drop map[string]bool) []token {
 	return out
 }
 
-// tokenizer is the scratch space of the tokenising of one doc: a buffer in
-// which words are normalised, and a table of the words met so far with
-// what is known of them, so that a word repeated in the text costs one
-// lookup and no allocation: the words' bytes lie back to back in one
-// arena. The zero value is ready to use; reset makes it so again, keeping
-// its memory.
+// tokenizer is the scratch space of tokenising: a buffer in which words
+// are normalised, and two tables that make a word met before cost one
+// lookup and no allocation:
+//   - the vocabulary, the normalised words met so far with what is known
+//     of them, their bytes back to back in one arena;
+//   - the spellings met so far (the words as written in the text, when
+//     they have no joiner inside), each with its normalised word, so that
+//     a spelling met again is not normalised again.
+//
+// Both outlive a doc, so the words every text uses are normalised and
+// looked up once per tokenizer, not once per doc, until the tables reach
+// their bounds and start again. A doc numbers its words from 0 in the
+// order it meets them: the IDs that tokens and term return are these doc
+// IDs. The zero value is ready for reset.
 type tokenizer struct {
 	drop  map[string]bool // words that do not count: the outlet's name
 	buf   []byte
 	arena []byte
-	words []word  // by ID
+	words []word  // the vocabulary, by word ID
 	table []int32 // open addressing by hash: word ID + 1, 0 when empty
+	// spelt is the spellings: rawArena holds their bytes.
+	rawArena []byte
+	spelt    []spelling
+	rawTable []int32 // open addressing by hash: spelling index + 1
+	// gen numbers the docs; doc maps this doc's IDs to word IDs.
+	gen uint32
+	doc []int32
 }
 
-// word is one distinct word of a doc.
+// word is one distinct normalised word.
 type word struct {
 	off, end int32  // arena[off:end]
 	hash     uint64 // FNV-1a of the bytes
 	kind     uint8  // wordStop, wordGeneric
+	// In doc gen, the word's doc ID is id; dropGen == gen when it is a
+	// word of the doc's outlet.
+	gen, dropGen uint32
+	id           int32
+}
+
+// spelling is a word as written, with what tokens needs of it.
+type spelling struct {
+	off, end int32  // rawArena[off:end]
+	hash     uint64 // FNV-1a of the bytes
+	word     int32  // word ID of the normalised form; -1 when it is too short to count
+	acronym  bool
 }
 
 const (
-	wordStop    = 1 << iota // a stopword, or a word of the outlet's name: dropped
+	wordStop    = 1 << iota // a stopword: dropped
 	wordGeneric             // a common capitalised word, never an entity
 )
 
+// The bounds of a tokenizer's tables: past them it starts again at the
+// next doc. 16k words hold most of what news text uses.
+const (
+	maxWords     = 1 << 14
+	maxArena     = 1 << 18
+	maxSpellings = 1 << 14
+)
+
+// reset starts a doc whose outlet's words are drop.
 func (tz *tokenizer) reset(drop map[string]bool) {
 	tz.drop = drop
-	tz.arena = tz.arena[:0]
-	tz.words = tz.words[:0]
-	clear(tz.table)
+	tz.gen++
+	if tz.gen == 0 || len(tz.words) > maxWords || len(tz.arena) > maxArena ||
+		len(tz.spelt) > maxSpellings || len(tz.rawArena) > maxArena {
+		tz.arena, tz.words, tz.rawArena, tz.spelt = tz.arena[:0], tz.words[:0], tz.rawArena[:0], tz.spelt[:0]
+		clear(tz.table)
+		clear(tz.rawTable)
+		tz.gen = 1
+	}
+	tz.doc = tz.doc[:0]
+	for w := range drop {
+		tz.words[tz.intern([]byte(w))].dropGen = tz.gen
+	}
 }
 
-// word returns the bytes of word id.
+// docWords is the number of words the doc has met.
+func (tz *tokenizer) docWords() int { return len(tz.doc) }
+
+// entry returns the vocabulary entry of the doc's word id.
+func (tz *tokenizer) entry(id int32) *word { return &tz.words[tz.doc[id]] }
+
+// word returns the bytes of the doc's word id.
 func (tz *tokenizer) word(id int32) []byte {
-	w := &tz.words[id]
+	w := &tz.words[tz.doc[id]]
 	return tz.arena[w.off:w.end]
 }
 
-// term returns the ID of the word spelt b, adding it to the table.
-func (tz *tokenizer) term(b []byte) int32 {
+// dropped reports whether the doc's word id does not count: a stopword
+// or a word of the outlet's name.
+func (tz *tokenizer) dropped(id int32) bool {
+	w := &tz.words[tz.doc[id]]
+	return w.kind&wordStop != 0 || w.dropGen == tz.gen
+}
+
+// term returns the doc ID of the word spelt b, adding it to the tables.
+func (tz *tokenizer) term(b []byte) int32 { return tz.docID(tz.intern(b)) }
+
+// docID returns the doc ID of the vocabulary's word wid, numbering it if
+// the doc has not met it yet.
+func (tz *tokenizer) docID(wid int32) int32 {
+	w := &tz.words[wid]
+	if w.gen != tz.gen {
+		w.gen, w.id = tz.gen, int32(len(tz.doc))
+		tz.doc = append(tz.doc, wid)
+	}
+	return w.id
+}
+
+// intern returns the word ID of b in the vocabulary, adding it.
+func (tz *tokenizer) intern(b []byte) int32 {
 	h := uint64(fnvOffset)
 	for _, c := range b {
 		h = (h ^ uint64(c)) * fnvPrime
 	}
 	if 2*(len(tz.words)+1) > len(tz.table) {
-		tz.grow()
+		tz.table = regrow(tz.table, len(tz.words), func(id int) uint64 { return tz.words[id].hash })
 	}
 	mask := uint64(len(tz.table) - 1)
 	i := h & mask
@@ -94,30 +167,56 @@ func (tz *tokenizer) term(b []byte) int32 {
 		}
 		i = (i + 1) & mask
 	}
-	k := wordKinds.kind(h, b)
-	if len(tz.drop) > 0 && tz.drop[string(b)] {
-		k |= wordStop
-	}
 	id := int32(len(tz.words))
 	off := int32(len(tz.arena))
 	tz.arena = append(tz.arena, b...)
-	tz.words = append(tz.words, word{off: off, end: int32(len(tz.arena)), hash: h, kind: k})
+	tz.words = append(tz.words, word{off: off, end: int32(len(tz.arena)), hash: h, kind: wordKinds.kind(h, b)})
 	tz.table[i] = id + 1
 	return id
 }
 
-// grow doubles the table and places the words again.
-func (tz *tokenizer) grow() {
-	n := max(256, 2*len(tz.table))
-	tz.table = make([]int32, n)
-	mask := uint64(n - 1)
-	for id := range tz.words {
-		i := tz.words[id].hash & mask
-		for tz.table[i] != 0 {
+// spelling returns the spelling s, whose FNV-1a hash is h, adding it:
+// normalised as a word capitalised or not, and as a number or not.
+func (tz *tokenizer) spelling(s string, h uint64, capital, numeric bool) *spelling {
+	if 2*(len(tz.spelt)+1) > len(tz.rawTable) {
+		tz.rawTable = regrow(tz.rawTable, len(tz.spelt), func(i int) uint64 { return tz.spelt[i].hash })
+	}
+	mask := uint64(len(tz.rawTable) - 1)
+	i := h & mask
+	for tz.rawTable[i] != 0 {
+		sp := &tz.spelt[tz.rawTable[i]-1]
+		if sp.hash == h && string(tz.rawArena[sp.off:sp.end]) == s {
+			return sp
+		}
+		i = (i + 1) & mask
+	}
+	b := normaliseTo(tz.buf[:0], s, capital)
+	tz.buf = b
+	wid := int32(-1)
+	if len(b) >= 2 || len(b) == 1 && numeric {
+		wid = tz.intern(b)
+	}
+	off := int32(len(tz.rawArena))
+	tz.rawArena = append(tz.rawArena, s...)
+	tz.spelt = append(tz.spelt, spelling{off: off, end: int32(len(tz.rawArena)), hash: h, word: wid, acronym: isAcronym(s)})
+	tz.rawTable[i] = int32(len(tz.spelt))
+	return &tz.spelt[len(tz.spelt)-1]
+}
+
+// regrow returns an open-addressing table of twice the size (at least
+// 256) holding n entries, entry i placed by hash(i).
+func regrow(table []int32, n int, hash func(i int) uint64) []int32 {
+	size := max(256, 2*len(table))
+	table = make([]int32, size)
+	mask := uint64(size - 1)
+	for id := range n {
+		i := hash(id) & mask
+		for table[i] != 0 {
 			i = (i + 1) & mask
 		}
-		tz.table[i] = int32(id) + 1
+		table[i] = int32(id) + 1
 	}
+	return table
 }
 
 // tokens is the package-level tokens, with tz's scratch space: it appends
@@ -154,20 +253,31 @@ func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
 		}
 		j := i
 		plain := true // no joiner inside the word: it is one part
+		h := uint64(fnvOffset)
 		for j < len(s) {
-			r2, size2 := rune(s[j]), 1
-			var isWord bool
-			if r2 < utf8.RuneSelf {
-				isWord = wordByte[r2]
-			} else {
-				r2, size2 = utf8.DecodeRuneInString(s[j:])
-				isWord = isWordRune(r2)
+			c := s[j]
+			if c < utf8.RuneSelf {
+				if wordByte[c] {
+					h = (h ^ uint64(c)) * fnvPrime
+					j++
+					continue
+				}
+				if !(isJoiner(rune(c)) && j+1 < len(s) && nextIsWord(s[j+1:])) {
+					break
+				}
+				plain = false
+				j++
+				continue
 			}
-			if !isWord {
+			r2, size2 := utf8.DecodeRuneInString(s[j:])
+			if !isWordRune(r2) {
 				if !(isJoiner(r2) && j+size2 < len(s) && nextIsWord(s[j+size2:])) {
 					break
 				}
 				plain = false
+			}
+			for k := j; k < j+size2; k++ {
+				h = (h ^ uint64(s[k])) * fnvPrime
 			}
 			j += size2
 		}
@@ -184,14 +294,25 @@ func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
 		sentenceStart = false
 		follows := joined && prevCapital && capital && !numeric
 		joined, prevCapital = true, false
+		if plain {
+			// The common case: one part, met before as spelt.
+			sp := tz.spelling(word, h, capital, numeric)
+			if sp.word < 0 {
+				continue
+			}
+			id := tz.docID(sp.word)
+			if tz.dropped(id) {
+				continue
+			}
+			out = append(out, tz.token(id, capital, numeric, start, isTitle, sp.acronym, follows))
+			prevCapital = capital && !numeric
+			continue
+		}
 		var one [1]string
 		parts := one[:]
-		switch {
-		case plain:
-			one[0] = word
-		case numeric:
+		if numeric {
 			one[0] = strings.TrimRight(strings.ReplaceAll(word, ",", ""), ".")
-		default:
+		} else {
 			parts = splitJoined(word)
 		}
 		for _, part := range parts {
@@ -202,23 +323,27 @@ func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
 				continue
 			}
 			id := tz.term(b)
-			if tz.words[id].kind&wordStop != 0 {
+			if tz.dropped(id) {
 				follows = false
 				continue
 			}
-			// In a headline most words are capitalised, so only words that
-			// stay capitalised mid-sentence in body text (or all-caps
-			// acronyms) count as names there.
-			ent := numeric || capital && !start && !isTitle || isAcronym(part)
-			if tz.words[id].kind&wordGeneric != 0 {
-				ent = false
-			}
-			out = append(out, token{id: id, entity: ent, start: capital && start && !ent,
-				name: capital && !numeric, follows: follows})
+			out = append(out, tz.token(id, capital, numeric, start, isTitle, isAcronym(part), follows))
 			follows, prevCapital = capital && !numeric, capital && !numeric
 		}
 	}
 	return out
+}
+
+// token is the token of the doc's word id, as tokens met it.
+func (tz *tokenizer) token(id int32, capital, numeric, start, isTitle, acronym, follows bool) token {
+	// In a headline most words are capitalised, so only words that stay
+	// capitalised mid-sentence in body text (or all-caps acronyms) count
+	// as names there.
+	ent := numeric || capital && !start && !isTitle || acronym
+	if tz.entry(id).kind&wordGeneric != 0 {
+		ent = false
+	}
+	return token{id: id, entity: ent, start: capital && start && !ent, name: capital && !numeric, follows: follows}
 }
 
 // wordByte marks the ASCII letters and digits.
