@@ -65,6 +65,7 @@ type extractor struct {
 	accs       []acc
 	terms      []Term
 	rank       []ranked
+	byWord     []wordKey
 	outlets    map[string]map[string]bool // outletWords by outlet name
 }
 
@@ -126,14 +127,8 @@ func Extract(d *Doc) Features {
 	ex.body, ex.head = body, head
 	accs := slices.Grow(ex.accs[:0], tz.docWords()+16)[:tz.docWords()] // by term ID
 	clear(accs)
-	get := func(id int32) *acc {
-		for int(id) >= len(accs) {
-			accs = append(accs, acc{})
-		}
-		return &accs[id]
-	}
 	for _, tk := range head {
-		a := get(tk.id)
+		a := &accs[tk.id]
 		a.title, a.bonus = true, titleWeight
 		a.flat++
 		if tk.entity {
@@ -147,12 +142,16 @@ func Extract(d *Doc) Features {
 		// many people.
 		if tk.follows && tk.name && i > 0 && (tk.entity || body[i-1].entity) {
 			tz.buf = append(append(append(tz.buf[:0], tz.word(body[i-1].id)...), '_'), tz.word(tk.id)...)
-			a := get(tz.term(tz.buf))
+			id := int(tz.term(tz.buf))
+			if id >= len(accs) {
+				accs = append(accs, make([]acc, id+1-len(accs))...)
+			}
+			a := &accs[id]
 			a.lead += max(w, tailWeight)
 			a.flat++
 			a.entity++
 		}
-		a := get(tk.id)
+		a := &accs[tk.id]
 		a.lead += max(w, tailWeight)
 		a.flat++
 		switch {
@@ -200,12 +199,12 @@ func Extract(d *Doc) Features {
 	f.Names = slices.Compact(f.Names)
 	// Keep the strongest terms: headline words, then by weight. Which
 	// terms are kept matters, not their order: they are sorted by text.
-	top := topRanked(tz, rank, maxTerms)
-	slices.SortFunc(top, func(a, b ranked) int { return bytes.Compare(tz.word(a.id), tz.word(b.id)) })
+	top := sortByWord(tz, topRanked(tz, rank, maxTerms), ex.byWord[:0])
+	ex.byWord = top
 	f.Terms = make([]Term, 0, len(top))
 	for _, r := range top {
-		t := terms[r.i]
-		t.Text = string(tz.word(r.id))
+		t := terms[r.r.i]
+		t.Text = string(tz.word(r.r.id))
 		f.Terms = append(f.Terms, t)
 	}
 	if f.Long {
@@ -259,6 +258,44 @@ func topRanked(tz *tokenizer, rank []ranked, n int) []ranked {
 		}
 	}
 	return h
+}
+
+// wordKey is a ranked term with the first 8 bytes of its word, big-endian:
+// most pairs of words are ordered by their keys alone.
+type wordKey struct {
+	prefix uint64
+	r      ranked
+}
+
+// sortByWord returns rank's terms in byte order of their words, in buf.
+// They are few (maxTerms), so an insertion sort on the prefixes does.
+func sortByWord(tz *tokenizer, rank []ranked, buf []wordKey) []wordKey {
+	for _, r := range rank {
+		var p uint64
+		b := tz.word(r.id)
+		for i := range 8 {
+			p <<= 8
+			if i < len(b) {
+				p |= uint64(b[i])
+			}
+		}
+		k := wordKey{p, r}
+		j := len(buf)
+		buf = append(buf, k)
+		for j > 0 && wordLess(tz, &k, &buf[j-1]) {
+			buf[j] = buf[j-1]
+			j--
+		}
+		buf[j] = k
+	}
+	return buf
+}
+
+func wordLess(tz *tokenizer, a, b *wordKey) bool {
+	if a.prefix != b.prefix {
+		return a.prefix < b.prefix
+	}
+	return bytes.Compare(tz.word(a.r.id), tz.word(b.r.id)) < 0
 }
 
 // lnCounts holds ln(n) for the small counts most terms have.
@@ -326,17 +363,21 @@ func simhash(tz *tokenizer, body []token) uint64 {
 		}
 		n++
 	}
-	var s uint64
-	np := bits.Len(uint(n)) // the counts are at most n
-	for k := range 64 {
-		var v int
-		for p := range np {
-			v |= int(planes[p]>>k&1) << p
-		}
-		if 2*v > n {
-			s |= 1 << k
+	// Bit k of the hash is set when counter k is over n/2, that is over
+	// half = n>>1: compared for all 64 counters at once, from the top
+	// bit of the counts down.
+	half := uint64(n >> 1)
+	var gt uint64
+	eq := ^uint64(0)
+	for p := bits.Len(uint(n)) - 1; p >= 0; p-- {
+		if half>>p&1 == 0 {
+			gt |= eq & planes[p]
+			eq &^= planes[p]
+		} else {
+			eq &= planes[p]
 		}
 	}
+	s := gt
 	if s == 0 {
 		s = 1 // 0 means "no hash"
 	}

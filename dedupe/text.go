@@ -536,6 +536,9 @@ func outletWords(outlet string) map[string]bool {
 // headline: when it names the outlet, or is a short run of capitalised
 // words after a headline long enough to stand alone.
 func cleanTitle(title string, outlet map[string]bool) string {
+	if !hasCreditSep(title) {
+		return title
+	}
 	for _, sep := range []string{" - ", " | ", " — ", " – "} {
 		i := strings.LastIndex(title, sep)
 		if i <= 0 {
@@ -563,6 +566,27 @@ func cleanTitle(title string, outlet map[string]bool) string {
 		}
 	}
 	return title
+}
+
+// hasCreditSep reports whether title holds one of the separators
+// cleanTitle looks for: " - ", " | ", " — " or " – ".
+func hasCreditSep(title string) bool {
+	for i := 0; i+2 < len(title); i++ {
+		if title[i] != ' ' {
+			continue
+		}
+		switch t := title[i+1:]; t[0] {
+		case '-', '|':
+			if t[1] == ' ' {
+				return true
+			}
+		case 0xe2: // the first byte of — and –
+			if strings.HasPrefix(t, "— ") || strings.HasPrefix(t, "– ") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // boilerplate are lines that are page furniture, not article text. A line
@@ -638,6 +662,9 @@ func isEndMarker(low string) bool {
 // isFurniture reports a short line made of share-button words ("Share this
 // article", "Tweet · Email") or a byline ("By Jane Doe").
 func isFurniture(low string) bool {
+	if countWords(low, 6) > 5 {
+		return false // neither a byline nor buttons
+	}
 	words := strings.FieldsFunc(low, func(r rune) bool { return !isWordRune(r) })
 	if len(words) == 0 {
 		return true
@@ -656,6 +683,23 @@ func isFurniture(low string) bool {
 		}
 	}
 	return furniture == len(words) && boilerplate[words[0]]
+}
+
+// countWords counts the words of s (runs of letters and digits), up to max.
+func countWords(s string, max int) int {
+	n := 0
+	in := false
+	for _, r := range s {
+		w := isWordRune(r)
+		if w && !in {
+			n++
+			if n == max {
+				return n
+			}
+		}
+		in = w
+	}
+	return n
 }
 
 // slugWords returns the words of the last slug-like segment of a URL path
