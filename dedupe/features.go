@@ -63,7 +63,6 @@ type extractor struct {
 	tz         tokenizer
 	body, head []token
 	accs       []acc
-	terms      []Term
 	rank       []ranked
 	byWord     []wordKey
 	outlets    map[string]map[string]bool // outletWords by outlet name
@@ -100,7 +99,7 @@ type acc struct {
 type ranked struct {
 	k  float64
 	id int32 // term ID
-	i  int   // index in terms
+	t  Term  // without its Text
 }
 
 // extractors holds scratch space only: what one Extract leaves there never
@@ -165,7 +164,6 @@ func Extract(d *Doc) Features {
 	ex.accs = accs
 	f.Long = len(body) >= minBody
 	// Weigh every term, but make the strings of the kept ones only.
-	terms := ex.terms[:0]
 	rank := ex.rank[:0]
 	nNames := 0
 	for id := range accs {
@@ -183,15 +181,14 @@ func Extract(d *Doc) Features {
 		if ent || a.title {
 			nNames++
 		}
-		rank = append(rank, ranked{keep(t), int32(id), len(terms)})
-		terms = append(terms, t)
+		rank = append(rank, ranked{keep(t), int32(id), t})
 	}
-	ex.terms, ex.rank = terms, rank
+	ex.rank = rank
 	if nNames > 0 {
 		f.Names = make([]uint32, 0, nNames)
 	}
-	for _, r := range rank {
-		if t := &terms[r.i]; t.Entity || t.Title {
+	for i := range rank {
+		if r := &rank[i]; r.t.Entity || r.t.Title {
 			f.Names = append(f.Names, hash32b(tz.word(r.id)))
 		}
 	}
@@ -199,13 +196,14 @@ func Extract(d *Doc) Features {
 	f.Names = slices.Compact(f.Names)
 	// Keep the strongest terms: headline words, then by weight. Which
 	// terms are kept matters, not their order: they are sorted by text.
-	top := sortByWord(tz, topRanked(tz, rank, maxTerms), ex.byWord[:0])
-	ex.byWord = top
-	f.Terms = make([]Term, 0, len(top))
-	for _, r := range top {
-		t := terms[r.r.i]
-		t.Text = string(tz.word(r.r.id))
-		f.Terms = append(f.Terms, t)
+	top := topRanked(tz, rank, maxTerms)
+	order := sortByWord(tz, top, ex.byWord[:0])
+	ex.byWord = order
+	f.Terms = make([]Term, len(order))
+	for i, k := range order {
+		r := &top[k.i]
+		f.Terms[i] = r.t
+		f.Terms[i].Text = string(tz.word(r.id))
 	}
 	if f.Long {
 		f.Sim = simhash(tz, body)
@@ -260,42 +258,40 @@ func topRanked(tz *tokenizer, rank []ranked, n int) []ranked {
 	return h
 }
 
-// wordKey is a ranked term with the first 8 bytes of its word, big-endian:
-// most pairs of words are ordered by their keys alone.
+// wordKey is a ranked term's index with the first 8 bytes of its word,
+// big-endian: most pairs of words are ordered by their keys alone.
 type wordKey struct {
 	prefix uint64
-	r      ranked
+	i      int
 }
 
-// sortByWord returns rank's terms in byte order of their words, in buf.
-// They are few (maxTerms), so an insertion sort on the prefixes does.
+// sortByWord returns the indexes of rank's terms in byte order of their
+// words, in buf. They are few (maxTerms), so an insertion sort does.
 func sortByWord(tz *tokenizer, rank []ranked, buf []wordKey) []wordKey {
-	for _, r := range rank {
+	for i := range rank {
 		var p uint64
-		b := tz.word(r.id)
-		for i := range 8 {
-			p <<= 8
-			if i < len(b) {
-				p |= uint64(b[i])
+		b := tz.word(rank[i].id)
+		if len(b) >= 8 {
+			p = binary.BigEndian.Uint64(b)
+		} else {
+			for _, c := range b {
+				p = p<<8 | uint64(c)
 			}
+			p <<= 8 * (8 - len(b))
 		}
-		k := wordKey{p, r}
+		k := wordKey{p, i}
 		j := len(buf)
 		buf = append(buf, k)
-		for j > 0 && wordLess(tz, &k, &buf[j-1]) {
-			buf[j] = buf[j-1]
-			j--
+		for ; j > 0; j-- {
+			prev := &buf[j-1]
+			if p > prev.prefix || p == prev.prefix && bytes.Compare(b, tz.word(rank[prev.i].id)) > 0 {
+				break
+			}
+			buf[j] = *prev
 		}
 		buf[j] = k
 	}
 	return buf
-}
-
-func wordLess(tz *tokenizer, a, b *wordKey) bool {
-	if a.prefix != b.prefix {
-		return a.prefix < b.prefix
-	}
-	return bytes.Compare(tz.word(a.r.id), tz.word(b.r.id)) < 0
 }
 
 // lnCounts holds ln(n) for the small counts most terms have.
@@ -336,6 +332,7 @@ func keep(t Term) float64 {
 func simhash(tz *tokenizer, body []token) uint64 {
 	const _ = uint(shingleSize-3) + uint(3-shingleSize) // the loop below reads 3 words
 	var planes [32]uint64
+	var p0, p1, p2, p3 uint64
 	n := 0
 	// The hash of shingle i is FNV-1a of its words, each followed by a
 	// space. Its first word's FNV-1a is in the tokenizer's table; the
@@ -355,14 +352,19 @@ func simhash(tz *tokenizer, body []token) uint64 {
 		if j < 2 {
 			continue
 		}
-		h := a
-		for p := 0; h != 0; p++ {
-			carry := planes[p] & h
-			planes[p] ^= h
-			h = carry
+		// Add the shingle's hash to the counters: the low planes in
+		// registers, the carry out of them rippling through the rest.
+		c := p0 & a
+		p0 ^= a
+		c, p1 = p1&c, p1^c
+		c, p2 = p2&c, p2^c
+		c, p3 = p3&c, p3^c
+		for p := 4; c != 0; p++ {
+			planes[p], c = planes[p]^c, planes[p]&c
 		}
 		n++
 	}
+	planes[0], planes[1], planes[2], planes[3] = p0, p1, p2, p3
 	// Bit k of the hash is set when counter k is over n/2, that is over
 	// half = n>>1: compared for all 64 counters at once, from the top
 	// bit of the counts down.
