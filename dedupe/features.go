@@ -64,7 +64,9 @@ type extractor struct {
 	body, head []token
 	accs       []acc
 	rank       []ranked
-	byWord     []wordKey
+	ks         []float64
+	byWord     []uint64
+	lns        [1 << lnMemoBits]lnMemo
 	outlets    map[string]map[string]bool // outletWords by outlet name
 }
 
@@ -97,9 +99,11 @@ type acc struct {
 }
 
 type ranked struct {
-	k  float64
-	id int32 // term ID
-	t  Term  // without its Text
+	k          float64 // keep's weight
+	id         int32   // term ID
+	lead, flat float32
+	title      bool
+	entity     bool
 }
 
 // extractors holds scratch space only: what one Extract leaves there never
@@ -171,39 +175,38 @@ func Extract(d *Doc) Features {
 		if a.flat == 0 {
 			continue // a stopword: looked up, never counted
 		}
-		lead := float64(ln(1+a.lead) + a.bonus)
-		flat := 1 + lnCount(a.flat)
 		// A word is a name when it is capitalised in the middle of a
 		// sentence more often than it is written in lower case; the first
 		// word of a sentence and a headline word say nothing either way.
 		ent := a.entity > a.lower
-		t := Term{Lead: float32(lead), Flat: float32(flat), Title: a.title, Entity: ent}
+		r := ranked{id: int32(id), lead: float32(float64(ex.ln(1+a.lead) + a.bonus)),
+			flat: float32(1 + lnCount(a.flat)), title: a.title, entity: ent}
+		r.k = keep(Term{Lead: r.lead, Flat: r.flat, Entity: ent})
 		if ent || a.title {
 			nNames++
 		}
-		rank = append(rank, ranked{keep(t), int32(id), t})
+		rank = append(rank, r)
 	}
-	ex.rank = rank
 	if nNames > 0 {
 		f.Names = make([]uint32, 0, nNames)
 	}
 	for i := range rank {
-		if r := &rank[i]; r.t.Entity || r.t.Title {
+		if r := &rank[i]; r.entity || r.title {
 			f.Names = append(f.Names, hash32b(tz.word(r.id)))
 		}
 	}
 	slices.Sort(f.Names)
 	f.Names = slices.Compact(f.Names)
+	ex.rank = rank
 	// Keep the strongest terms: headline words, then by weight. Which
 	// terms are kept matters, not their order: they are sorted by text.
-	top := topRanked(tz, rank, maxTerms)
+	top := ex.topRanked(rank, maxTerms)
 	order := sortByWord(tz, top, ex.byWord[:0])
 	ex.byWord = order
 	f.Terms = make([]Term, len(order))
 	for i, k := range order {
-		r := &top[k.i]
-		f.Terms[i] = r.t
-		f.Terms[i].Text = string(tz.word(r.id))
+		r := &top[k&wordIndex]
+		f.Terms[i] = Term{Text: string(tz.word(r.id)), Lead: r.lead, Flat: r.flat, Title: r.title, Entity: r.entity}
 	}
 	if f.Long {
 		f.Sim = simhash(tz, body)
@@ -211,35 +214,41 @@ func Extract(d *Doc) Features {
 	return f
 }
 
-// rankedBefore reports whether a ranks before b: a higher weight, then the
-// word first in byte order. No two terms tie: their words differ.
-func rankedBefore(tz *tokenizer, a, b *ranked) bool {
-	if a.k != b.k {
-		return a.k > b.k
+// ln is the package-level ln, remembered: the lead weights of the words
+// met once or twice far into a text are the same sums of tailWeight in
+// every doc.
+func (ex *extractor) ln(x float64) float64 {
+	b := math.Float64bits(x)
+	e := &ex.lns[(b^b>>29)*0x9e3779b97f4a7c15>>(64-lnMemoBits)]
+	if e.x != b || !e.ok {
+		e.x, e.y, e.ok = b, ln(x), true
 	}
-	return bytes.Compare(tz.word(a.id), tz.word(b.id)) < 0
+	return e.y
 }
 
-// topRanked moves the n terms of rank that rank first to its front, in no
-// particular order, and returns them. It keeps them in a heap whose root
-// is the last of them, so most terms cost one comparison with the root.
-func topRanked(tz *tokenizer, rank []ranked, n int) []ranked {
-	if len(rank) <= n {
-		return rank
-	}
-	h := rank[:n]
-	// after reports whether h[i] ranks after h[j]: the root is the last.
-	after := func(i, j int) bool { return rankedBefore(tz, &h[j], &h[i]) }
+// lnMemoBits sizes an extractor's memo of ln.
+const lnMemoBits = 8
+
+type lnMemo struct {
+	x  uint64 // the argument's bits
+	y  float64
+	ok bool
+}
+
+// nthLargest returns the n-th largest of vals (1 <= n <= len(vals)),
+// reordering them: the first n become a heap whose root is the least.
+func nthLargest(vals []float64, n int) float64 {
+	h := vals[:n]
 	down := func(i int) {
 		for {
 			c := 2*i + 1
 			if c >= n {
 				return
 			}
-			if c+1 < n && after(c+1, c) {
+			if c+1 < n && h[c+1] < h[c] {
 				c++
 			}
-			if !after(c, i) {
+			if h[i] <= h[c] {
 				return
 			}
 			h[i], h[c] = h[c], h[i]
@@ -249,47 +258,77 @@ func topRanked(tz *tokenizer, rank []ranked, n int) []ranked {
 	for i := n/2 - 1; i >= 0; i-- {
 		down(i)
 	}
-	for i := n; i < len(rank); i++ {
-		if rankedBefore(tz, &rank[i], &h[0]) {
-			h[0] = rank[i]
+	for _, v := range vals[n:] {
+		if v > h[0] {
+			h[0] = v
 			down(0)
 		}
 	}
-	return h
+	return h[0]
 }
 
-// wordKey is a ranked term's index with the first 8 bytes of its word,
-// big-endian: most pairs of words are ordered by their keys alone.
-type wordKey struct {
-	prefix uint64
-	i      int
+// topRanked moves the n terms of rank that rank first to its front, in no
+// particular order, and returns them: the higher weight first, then the
+// word first in byte order (no two terms tie: their words differ).
+func (ex *extractor) topRanked(rank []ranked, n int) []ranked {
+	if len(rank) <= n {
+		return rank
+	}
+	ex.ks = ex.ks[:0]
+	for i := range rank {
+		ex.ks = append(ex.ks, rank[i].k)
+	}
+	t := nthLargest(ex.ks, n)
+	// Those over t go first, then those at t, of which the first by
+	// word make up the n.
+	over := 0
+	for i := range rank {
+		if rank[i].k > t {
+			rank[over], rank[i] = rank[i], rank[over]
+			over++
+		}
+	}
+	at := over
+	for i := over; i < len(rank); i++ {
+		if rank[i].k == t {
+			rank[at], rank[i] = rank[i], rank[at]
+			at++
+		}
+	}
+	if at > n {
+		tz := &ex.tz
+		slices.SortFunc(rank[over:at], func(a, b ranked) int { return bytes.Compare(tz.word(a.id), tz.word(b.id)) })
+	}
+	return rank[:n]
 }
 
-// sortByWord returns the indexes of rank's terms in byte order of their
-// words, in buf. They are few (maxTerms), so an insertion sort does.
-func sortByWord(tz *tokenizer, rank []ranked, buf []wordKey) []wordKey {
+// wordIndex masks the index in a sortByWord key.
+const wordIndex = 1<<8 - 1
+
+// sortByWord returns the indexes of rank's terms (at most 256) in byte
+// order of their words, in buf. Each is sorted as a key: the first 7
+// bytes of its word, big-endian, then the index; words that share those
+// bytes are then ordered whole.
+func sortByWord(tz *tokenizer, rank []ranked, buf []uint64) []uint64 {
 	for i := range rank {
 		var p uint64
 		b := tz.word(rank[i].id)
-		if len(b) >= 8 {
-			p = binary.BigEndian.Uint64(b)
-		} else {
-			for _, c := range b {
-				p = p<<8 | uint64(c)
+		for k := range 7 {
+			p <<= 8
+			if k < len(b) {
+				p |= uint64(b[k])
 			}
-			p <<= 8 * (8 - len(b))
 		}
-		k := wordKey{p, i}
-		j := len(buf)
-		buf = append(buf, k)
-		for ; j > 0; j-- {
-			prev := &buf[j-1]
-			if p > prev.prefix || p == prev.prefix && bytes.Compare(b, tz.word(rank[prev.i].id)) > 0 {
+		buf = append(buf, p<<8|uint64(i))
+	}
+	slices.Sort(buf)
+	for i := 1; i < len(buf); i++ {
+		for j := i; j > 0 && buf[j]>>8 == buf[j-1]>>8; j-- {
+			if bytes.Compare(tz.word(rank[buf[j]&wordIndex].id), tz.word(rank[buf[j-1]&wordIndex].id)) >= 0 {
 				break
 			}
-			buf[j] = *prev
+			buf[j], buf[j-1] = buf[j-1], buf[j]
 		}
-		buf[j] = k
 	}
 	return buf
 }
