@@ -13,11 +13,10 @@ import (
 
 // token is one normalised word of a text.
 type token struct {
-	term   string // folded, stemmed form used for matching; set by tokens, not by tokenizer.tokens
-	id     int32  // the term's ID in its tokenizer
-	entity bool   // a capitalised name in running text, or a number
-	start  bool   // capitalised, but first word of a sentence: may or may not be a name
-	name   bool   // capitalised word
+	id     int32 // the term's ID in its tokenizer's doc
+	entity bool  // a capitalised name in running text, or a number
+	start  bool  // capitalised, but first word of a sentence: may or may not be a name
+	name   bool  // capitalised word
 	// follows is true when the token is a capitalised word right after
 	// another kept capitalised word, with only spaces between: the second
 	// word of a name such as "Jerome Powell".
@@ -28,14 +27,21 @@ type token struct {
 // in drop (the outlet's own name). A word counts as an entity (a name,
 // place, organisation or figure) when it is capitalised and not merely the
 // first word of a sentence, or is a number.
-func tokens(s string, isTitle bool, drop map[string]bool) []token {
+func tokens(s string, isTitle bool, drop map[string]bool) []termToken {
 	var tz tokenizer
 	tz.reset(drop)
-	out := tz.tokens(nil, s, isTitle)
-	for i := range out {
-		out[i].term = string(tz.word(out[i].id))
+	toks := tz.tokens(nil, s, isTitle)
+	out := make([]termToken, len(toks))
+	for i, tk := range toks {
+		out[i] = termToken{string(tz.word(tk.id)), tk}
 	}
 	return out
+}
+
+// termToken is a token with its term.
+type termToken struct {
+	term string // folded, stemmed form used for matching
+	token
 }
 
 // tokenizer is the scratch space of tokenising: a buffer in which words
@@ -83,7 +89,9 @@ type spelling struct {
 	off, end int32  // rawArena[off:end]
 	hash     uint64 // FNV-1a of the bytes
 	word     int32  // word ID of the normalised form; -1 when it is too short to count
-	acronym  bool
+	// What tokens needs to know of the word as written: its first
+	// letter is a capital or a digit; it is all capitals.
+	capital, numeric, acronym bool
 }
 
 const (
@@ -175,21 +183,27 @@ func (tz *tokenizer) intern(b []byte) int32 {
 	return id
 }
 
-// spelling returns the spelling s, whose FNV-1a hash is h, adding it:
-// normalised as a word capitalised or not, and as a number or not.
-func (tz *tokenizer) spelling(s string, h uint64, capital, numeric bool) *spelling {
-	if 2*(len(tz.spelt)+1) > len(tz.rawTable) {
-		tz.rawTable = regrow(tz.rawTable, len(tz.spelt), func(i int) uint64 { return tz.spelt[i].hash })
-	}
+// spelling returns the spelling s, whose FNV-1a hash is h, adding it.
+func (tz *tokenizer) spelling(s string, h uint64) *spelling {
 	mask := uint64(len(tz.rawTable) - 1)
 	i := h & mask
-	for tz.rawTable[i] != 0 {
-		sp := &tz.spelt[tz.rawTable[i]-1]
-		if sp.hash == h && string(tz.rawArena[sp.off:sp.end]) == s {
-			return sp
+	if len(tz.rawTable) > 0 {
+		for tz.rawTable[i] != 0 {
+			sp := &tz.spelt[tz.rawTable[i]-1]
+			if sp.hash == h && string(tz.rawArena[sp.off:sp.end]) == s {
+				return sp
+			}
+			i = (i + 1) & mask
 		}
-		i = (i + 1) & mask
 	}
+	if 2*(len(tz.spelt)+1) > len(tz.rawTable) {
+		tz.rawTable = regrow(tz.rawTable, len(tz.spelt), func(i int) uint64 { return tz.spelt[i].hash })
+		mask = uint64(len(tz.rawTable) - 1)
+		for i = h & mask; tz.rawTable[i] != 0; i = (i + 1) & mask {
+		}
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	capital, numeric := unicode.IsUpper(first), unicode.IsDigit(first)
 	b := normaliseTo(tz.buf[:0], s, capital)
 	tz.buf = b
 	wid := int32(-1)
@@ -198,7 +212,8 @@ func (tz *tokenizer) spelling(s string, h uint64, capital, numeric bool) *spelli
 	}
 	off := int32(len(tz.rawArena))
 	tz.rawArena = append(tz.rawArena, s...)
-	tz.spelt = append(tz.spelt, spelling{off: off, end: int32(len(tz.rawArena)), hash: h, word: wid, acronym: isAcronym(s)})
+	tz.spelt = append(tz.spelt, spelling{off: off, end: int32(len(tz.rawArena)), hash: h, word: wid,
+		capital: capital, numeric: numeric, acronym: isAcronym(s)})
 	tz.rawTable[i] = int32(len(tz.spelt))
 	return &tz.spelt[len(tz.spelt)-1]
 }
@@ -229,10 +244,16 @@ func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
 	prevCapital := false // the previous word was capitalised and kept
 	i := 0
 	for i < len(s) {
-		r, size := rune(s[i]), 1
+		c := s[i]
+		if c == ' ' {
+			prev = ' '
+			i++
+			continue
+		}
+		r, size := rune(c), 1
 		var isWord bool
-		if r < utf8.RuneSelf {
-			isWord = wordByte[r]
+		if c < utf8.RuneSelf {
+			isWord = wordByte[c]
 		} else {
 			r, size = utf8.DecodeRuneInString(s[i:])
 			isWord = isWordRune(r)
@@ -244,70 +265,49 @@ func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
 			case r == '"' && (unicode.IsSpace(prev) || i == 0):
 				sentenceStart = true // an opening quote
 			}
-			if r != ' ' {
-				joined = false
-			}
+			joined = false
 			prev = r
 			i += size
 			continue
 		}
+		// The word: ASCII letters and digits at first, hashed as they
+		// are read; other letters and joiners are rarer.
 		j := i
-		plain := true // no joiner inside the word: it is one part
 		h := uint64(fnvOffset)
-		for j < len(s) {
-			c := s[j]
-			if c < utf8.RuneSelf {
-				if wordByte[c] {
-					h = (h ^ uint64(c)) * fnvPrime
-					j++
-					continue
-				}
-				if !(isJoiner(rune(c)) && j+1 < len(s) && nextIsWord(s[j+1:])) {
-					break
-				}
-				plain = false
-				j++
-				continue
-			}
-			r2, size2 := utf8.DecodeRuneInString(s[j:])
-			if !isWordRune(r2) {
-				if !(isJoiner(r2) && j+size2 < len(s) && nextIsWord(s[j+size2:])) {
-					break
-				}
-				plain = false
-			}
-			for k := j; k < j+size2; k++ {
-				h = (h ^ uint64(s[k])) * fnvPrime
-			}
-			j += size2
+		for j < len(s) && wordByte[s[j]] {
+			h = (h ^ uint64(s[j])) * fnvPrime
+			j++
+		}
+		plain := true // no joiner inside the word: it is one part
+		if j < len(s) && (s[j] >= utf8.RuneSelf || isJoiner(rune(s[j]))) {
+			j, h, plain = scanWord(s, j, h)
 		}
 		word := s[i:j]
 		i = j
 		prev = 'a'
-		first := rune(word[0])
-		if first >= utf8.RuneSelf {
-			first, _ = utf8.DecodeRuneInString(word)
-		}
-		capital := unicode.IsUpper(first)
-		numeric := unicode.IsDigit(first)
 		start := sentenceStart
 		sentenceStart = false
-		follows := joined && prevCapital && capital && !numeric
+		wasJoined, wasCapital := joined, prevCapital
 		joined, prevCapital = true, false
 		if plain {
-			// The common case: one part, met before as spelt.
-			sp := tz.spelling(word, h, capital, numeric)
+			// The common case: one part, most likely met before as spelt.
+			sp := tz.spelling(word, h)
 			if sp.word < 0 {
 				continue
 			}
-			id := tz.docID(sp.word)
-			if tz.dropped(id) {
+			if w := &tz.words[sp.word]; w.kind&wordStop != 0 || w.dropGen == tz.gen {
 				continue
 			}
-			out = append(out, tz.token(id, capital, numeric, start, isTitle, sp.acronym, follows))
+			capital, numeric := sp.capital, sp.numeric
+			follows := wasJoined && wasCapital && capital && !numeric
+			out = append(out, tz.token(tz.docID(sp.word), capital, numeric, start, isTitle, sp.acronym, follows))
 			prevCapital = capital && !numeric
 			continue
 		}
+		first, _ := utf8.DecodeRuneInString(word)
+		capital := unicode.IsUpper(first)
+		numeric := unicode.IsDigit(first)
+		follows := wasJoined && wasCapital && capital && !numeric
 		var one [1]string
 		parts := one[:]
 		if numeric {
@@ -334,6 +334,30 @@ func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
 	return out
 }
 
+// scanWord reads on from s[j], inside a word whose bytes before j hash
+// to h: letters and digits, and joiners between them. It returns the
+// word's end, its hash, and whether it had no joiner.
+func scanWord(s string, j int, h uint64) (end int, hash uint64, plain bool) {
+	plain = true
+	for j < len(s) {
+		r, size := rune(s[j]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[j:])
+		}
+		if !isWordRune(r) {
+			if !(isJoiner(r) && j+size < len(s) && nextIsWord(s[j+size:])) {
+				break
+			}
+			plain = false
+		}
+		for k := j; k < j+size; k++ {
+			h = (h ^ uint64(s[k])) * fnvPrime
+		}
+		j += size
+	}
+	return j, h, plain
+}
+
 // token is the token of the doc's word id, as tokens met it.
 func (tz *tokenizer) token(id int32, capital, numeric, start, isTitle, acronym, follows bool) token {
 	// In a headline most words are capitalised, so only words that stay
@@ -347,7 +371,7 @@ func (tz *tokenizer) token(id int32, capital, numeric, start, isTitle, acronym, 
 }
 
 // wordByte marks the ASCII letters and digits.
-var wordByte = func() (t [utf8.RuneSelf]bool) {
+var wordByte = func() (t [256]bool) {
 	for c := range utf8.RuneSelf {
 		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 	}
