@@ -9,7 +9,6 @@ import (
 	"math"
 	"math/bits"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -64,8 +63,31 @@ type extractor struct {
 	tz         tokenizer
 	body, head []token
 	accs       []acc
-	terms      []Term
 	rank       []ranked
+	ks         []float64
+	byWord     []uint64
+	lns        [1 << lnMemoBits]lnMemo
+	outlets    map[string]map[string]bool // outletWords by outlet name
+}
+
+// maxOutlets bounds the outlets an extractor remembers the words of.
+const maxOutlets = 1024
+
+// outletWords is the package-level outletWords, remembered: a feed's items
+// all name the same outlet. The sets are only read once made.
+func (ex *extractor) outletWords(outlet string) map[string]bool {
+	if outlet == "" {
+		return nil
+	}
+	if m, ok := ex.outlets[outlet]; ok {
+		return m
+	}
+	if ex.outlets == nil || len(ex.outlets) >= maxOutlets {
+		ex.outlets = map[string]map[string]bool{}
+	}
+	m := outletWords(outlet)
+	ex.outlets[outlet] = m
+	return m
 }
 
 // acc is what Extract gathers on one term.
@@ -77,9 +99,11 @@ type acc struct {
 }
 
 type ranked struct {
-	k  float64
-	id int32 // term ID
-	i  int   // index in terms
+	k          float64 // keep's weight
+	id         int32   // term ID
+	lead, flat float32
+	title      bool
+	entity     bool
 }
 
 // extractors holds scratch space only: what one Extract leaves there never
@@ -92,25 +116,22 @@ func Extract(d *Doc) Features {
 	if !d.Time.IsZero() {
 		f.Time = d.Time.UTC()
 	}
-	drop := outletWords(d.Outlet)
-	title := cleanTitle(d.Title, drop)
 	ex := extractors.Get().(*extractor)
 	defer extractors.Put(ex)
+	drop := ex.outletWords(d.Outlet)
+	title := cleanTitle(d.Title, drop)
 	tz := &ex.tz
 	tz.reset(drop)
-	body := tz.tokens(ex.body, cleanBody(d.Text), false)
-	head := tz.tokens(ex.head, title, true)
-	ex.body, ex.head = body, head
-	accs := slices.Grow(ex.accs[:0], len(tz.words)+16)[:len(tz.words)] // by term ID
-	clear(accs)
-	get := func(id int32) *acc {
-		for int(id) >= len(accs) {
-			accs = append(accs, acc{})
-		}
-		return &accs[id]
+	body := ex.body[:0]
+	for line := range bodyLines(d.Text) {
+		body = tz.tokens(body, line, false)
 	}
+	head := tz.tokens(ex.head[:0], title, true)
+	ex.body, ex.head = body, head
+	accs := slices.Grow(ex.accs[:0], tz.docWords()+16)[:tz.docWords()] // by term ID
+	clear(accs)
 	for _, tk := range head {
-		a := get(tk.id)
+		a := &accs[tk.id]
 		a.title, a.bonus = true, titleWeight
 		a.flat++
 		if tk.entity {
@@ -124,12 +145,16 @@ func Extract(d *Doc) Features {
 		// many people.
 		if tk.follows && tk.name && i > 0 && (tk.entity || body[i-1].entity) {
 			tz.buf = append(append(append(tz.buf[:0], tz.word(body[i-1].id)...), '_'), tz.word(tk.id)...)
-			a := get(tz.term(tz.buf))
+			id := int(tz.term(tz.buf))
+			if id >= len(accs) {
+				accs = append(accs, make([]acc, id+1-len(accs))...)
+			}
+			a := &accs[id]
 			a.lead += max(w, tailWeight)
 			a.flat++
 			a.entity++
 		}
-		a := get(tk.id)
+		a := &accs[tk.id]
 		a.lead += max(w, tailWeight)
 		a.flat++
 		switch {
@@ -143,7 +168,6 @@ func Extract(d *Doc) Features {
 	ex.accs = accs
 	f.Long = len(body) >= minBody
 	// Weigh every term, but make the strings of the kept ones only.
-	terms := ex.terms[:0]
 	rank := ex.rank[:0]
 	nNames := 0
 	for id := range accs {
@@ -151,48 +175,178 @@ func Extract(d *Doc) Features {
 		if a.flat == 0 {
 			continue // a stopword: looked up, never counted
 		}
-		lead := float64(ln(1+a.lead) + a.bonus)
-		flat := 1 + ln(a.flat)
 		// A word is a name when it is capitalised in the middle of a
 		// sentence more often than it is written in lower case; the first
 		// word of a sentence and a headline word say nothing either way.
 		ent := a.entity > a.lower
-		t := Term{Lead: float32(lead), Flat: float32(flat), Title: a.title, Entity: ent}
+		r := ranked{id: int32(id), lead: float32(float64(ex.ln(1+a.lead) + a.bonus)),
+			flat: float32(1 + lnCount(a.flat)), title: a.title, entity: ent}
+		r.k = keep(Term{Lead: r.lead, Flat: r.flat, Entity: ent})
 		if ent || a.title {
 			nNames++
 		}
-		rank = append(rank, ranked{keep(t), int32(id), len(terms)})
-		terms = append(terms, t)
+		rank = append(rank, r)
 	}
-	ex.terms, ex.rank = terms, rank
 	if nNames > 0 {
 		f.Names = make([]uint32, 0, nNames)
 	}
-	for _, r := range rank {
-		if t := &terms[r.i]; t.Entity || t.Title {
+	for i := range rank {
+		if r := &rank[i]; r.entity || r.title {
 			f.Names = append(f.Names, hash32b(tz.word(r.id)))
 		}
 	}
 	slices.Sort(f.Names)
 	f.Names = slices.Compact(f.Names)
-	// Keep the strongest terms: headline words, then by weight.
-	slices.SortFunc(rank, func(a, b ranked) int {
-		if c := cmpDesc(a.k, b.k); c != 0 {
-			return c
-		}
-		return bytes.Compare(tz.word(a.id), tz.word(b.id))
-	})
-	f.Terms = make([]Term, 0, min(len(rank), maxTerms))
-	for _, r := range rank[:min(len(rank), maxTerms)] {
-		t := terms[r.i]
-		t.Text = string(tz.word(r.id))
-		f.Terms = append(f.Terms, t)
+	ex.rank = rank
+	// Keep the strongest terms: headline words, then by weight. Which
+	// terms are kept matters, not their order: they are sorted by text.
+	top := ex.topRanked(rank, maxTerms)
+	order := sortByWord(tz, top, ex.byWord[:0])
+	ex.byWord = order
+	f.Terms = make([]Term, len(order))
+	for i, k := range order {
+		r := &top[k&wordIndex]
+		f.Terms[i] = Term{Text: string(tz.word(r.id)), Lead: r.lead, Flat: r.flat, Title: r.title, Entity: r.entity}
 	}
-	slices.SortFunc(f.Terms, func(a, b Term) int { return strings.Compare(a.Text, b.Text) })
 	if f.Long {
 		f.Sim = simhash(tz, body)
 	}
 	return f
+}
+
+// ln is the package-level ln, remembered: the lead weights of the words
+// met once or twice far into a text are the same sums of tailWeight in
+// every doc.
+func (ex *extractor) ln(x float64) float64 {
+	b := math.Float64bits(x)
+	e := &ex.lns[(b^b>>29)*0x9e3779b97f4a7c15>>(64-lnMemoBits)]
+	if e.x != b || !e.ok {
+		e.x, e.y, e.ok = b, ln(x), true
+	}
+	return e.y
+}
+
+// lnMemoBits sizes an extractor's memo of ln.
+const lnMemoBits = 8
+
+type lnMemo struct {
+	x  uint64 // the argument's bits
+	y  float64
+	ok bool
+}
+
+// nthLargest returns the n-th largest of vals (1 <= n <= len(vals)),
+// reordering them: the first n become a heap whose root is the least.
+func nthLargest(vals []float64, n int) float64 {
+	h := vals[:n]
+	down := func(i int) {
+		for {
+			c := 2*i + 1
+			if c >= n {
+				return
+			}
+			if c+1 < n && h[c+1] < h[c] {
+				c++
+			}
+			if h[i] <= h[c] {
+				return
+			}
+			h[i], h[c] = h[c], h[i]
+			i = c
+		}
+	}
+	for i := n/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for _, v := range vals[n:] {
+		if v > h[0] {
+			h[0] = v
+			down(0)
+		}
+	}
+	return h[0]
+}
+
+// topRanked moves the n terms of rank that rank first to its front, in no
+// particular order, and returns them: the higher weight first, then the
+// word first in byte order (no two terms tie: their words differ).
+func (ex *extractor) topRanked(rank []ranked, n int) []ranked {
+	if len(rank) <= n {
+		return rank
+	}
+	ex.ks = ex.ks[:0]
+	for i := range rank {
+		ex.ks = append(ex.ks, rank[i].k)
+	}
+	t := nthLargest(ex.ks, n)
+	// Those over t go first, then those at t, of which the first by
+	// word make up the n.
+	over := 0
+	for i := range rank {
+		if rank[i].k > t {
+			rank[over], rank[i] = rank[i], rank[over]
+			over++
+		}
+	}
+	at := over
+	for i := over; i < len(rank); i++ {
+		if rank[i].k == t {
+			rank[at], rank[i] = rank[i], rank[at]
+			at++
+		}
+	}
+	if at > n {
+		tz := &ex.tz
+		slices.SortFunc(rank[over:at], func(a, b ranked) int { return bytes.Compare(tz.word(a.id), tz.word(b.id)) })
+	}
+	return rank[:n]
+}
+
+// wordIndex masks the index in a sortByWord key.
+const wordIndex = 1<<8 - 1
+
+// sortByWord returns the indexes of rank's terms (at most 256) in byte
+// order of their words, in buf. Each is sorted as a key: the first 7
+// bytes of its word, big-endian, then the index; words that share those
+// bytes are then ordered whole.
+func sortByWord(tz *tokenizer, rank []ranked, buf []uint64) []uint64 {
+	for i := range rank {
+		var p uint64
+		b := tz.word(rank[i].id)
+		for k := range 7 {
+			p <<= 8
+			if k < len(b) {
+				p |= uint64(b[k])
+			}
+		}
+		buf = append(buf, p<<8|uint64(i))
+	}
+	slices.Sort(buf)
+	for i := 1; i < len(buf); i++ {
+		for j := i; j > 0 && buf[j]>>8 == buf[j-1]>>8; j-- {
+			if bytes.Compare(tz.word(rank[buf[j]&wordIndex].id), tz.word(rank[buf[j-1]&wordIndex].id)) >= 0 {
+				break
+			}
+			buf[j], buf[j-1] = buf[j-1], buf[j]
+		}
+	}
+	return buf
+}
+
+// lnCounts holds ln(n) for the small counts most terms have.
+var lnCounts = func() (t [256]float64) {
+	for n := 1; n < len(t); n++ {
+		t[n] = ln(float64(n))
+	}
+	return t
+}()
+
+// lnCount is ln(c) for a count c >= 1.
+func lnCount(c float64) float64 {
+	if c < float64(len(lnCounts)) && c == float64(int(c)) {
+		return lnCounts[int(c)]
+	}
+	return ln(c)
 }
 
 // keep ranks the terms of a doc for keeping: by weight, with names and
@@ -215,35 +369,56 @@ func keep(t Term) float64 {
 // bit to each counter at once, a couple of word operations on average
 // instead of 64 additions.
 func simhash(tz *tokenizer, body []token) uint64 {
+	const _ = uint(shingleSize-3) + uint(3-shingleSize) // the loop below reads 3 words
 	var planes [32]uint64
+	var p0, p1, p2, p3 uint64
 	n := 0
-	for i := 0; i+shingleSize <= len(body); i++ {
-		h := uint64(fnvOffset)
-		for j := i; j < i+shingleSize; j++ {
-			t := tz.word(body[j].id)
-			for k := 0; k < len(t); k++ {
-				h = (h ^ uint64(t[k])) * fnvPrime
-			}
-			h = (h ^ ' ') * fnvPrime
+	// The hash of shingle i is FNV-1a of its words, each followed by a
+	// space. Its first word's FNV-1a is in the tokenizer's table; the
+	// other two are folded in as word i+1 and i+2 are read, the two
+	// shingles a word belongs to at once.
+	var second, third uint64 // the shingles that word j is second and third in
+	for j := range body {
+		w := tz.entry(body[j].id)
+		t := tz.arena[w.off:w.end]
+		a, b := third, second
+		for _, c := range t {
+			a = (a ^ uint64(c)) * fnvPrime
+			b = (b ^ uint64(c)) * fnvPrime
 		}
-		for p := 0; h != 0; p++ {
-			carry := planes[p] & h
-			planes[p] ^= h
-			h = carry
+		a = (a ^ ' ') * fnvPrime
+		second, third = (w.hash^' ')*fnvPrime, (b^' ')*fnvPrime
+		if j < 2 {
+			continue
+		}
+		// Add the shingle's hash to the counters: the low planes in
+		// registers, the carry out of them rippling through the rest.
+		c := p0 & a
+		p0 ^= a
+		c, p1 = p1&c, p1^c
+		c, p2 = p2&c, p2^c
+		c, p3 = p3&c, p3^c
+		for p := 4; c != 0; p++ {
+			planes[p], c = planes[p]^c, planes[p]&c
 		}
 		n++
 	}
-	var s uint64
-	np := bits.Len(uint(n)) // the counts are at most n
-	for k := range 64 {
-		var v int
-		for p := range np {
-			v |= int(planes[p]>>k&1) << p
-		}
-		if 2*v > n {
-			s |= 1 << k
+	planes[0], planes[1], planes[2], planes[3] = p0, p1, p2, p3
+	// Bit k of the hash is set when counter k is over n/2, that is over
+	// half = n>>1: compared for all 64 counters at once, from the top
+	// bit of the counts down.
+	half := uint64(n >> 1)
+	var gt uint64
+	eq := ^uint64(0)
+	for p := bits.Len(uint(n)) - 1; p >= 0; p-- {
+		if half>>p&1 == 0 {
+			gt |= eq & planes[p]
+			eq &^= planes[p]
+		} else {
+			eq &= planes[p]
 		}
 	}
+	s := gt
 	if s == 0 {
 		s = 1 // 0 means "no hash"
 	}

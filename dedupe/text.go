@@ -1,6 +1,7 @@
 package dedupe
 
 import (
+	"iter"
 	"math"
 	"slices"
 	"strings"
@@ -12,11 +13,10 @@ import (
 
 // token is one normalised word of a text.
 type token struct {
-	term   string // folded, stemmed form used for matching; set by tokens, not by tokenizer.tokens
-	id     int32  // the term's ID in its tokenizer
-	entity bool   // a capitalised name in running text, or a number
-	start  bool   // capitalised, but first word of a sentence: may or may not be a name
-	name   bool   // capitalised word
+	id     int32 // the term's ID in its tokenizer's doc
+	entity bool  // a capitalised name in running text, or a number
+	start  bool  // capitalised, but first word of a sentence: may or may not be a name
+	name   bool  // capitalised word
 	// follows is true when the token is a capitalised word right after
 	// another kept capitalised word, with only spaces between: the second
 	// word of a name such as "Jerome Powell".
@@ -27,62 +27,144 @@ type token struct {
 // in drop (the outlet's own name). A word counts as an entity (a name,
 // place, organisation or figure) when it is capitalised and not merely the
 // first word of a sentence, or is a number.
-func tokens(s string, isTitle bool, drop map[string]bool) []token {
-	tz := tokenizer{drop: drop}
-	out := tz.tokens(nil, s, isTitle)
-	for i := range out {
-		out[i].term = string(tz.word(out[i].id))
+func tokens(s string, isTitle bool, drop map[string]bool) []termToken {
+	var tz tokenizer
+	tz.reset(drop)
+	toks := tz.tokens(nil, s, isTitle)
+	out := make([]termToken, len(toks))
+	for i, tk := range toks {
+		out[i] = termToken{string(tz.word(tk.id)), tk}
 	}
 	return out
 }
 
-// tokenizer is the scratch space of the tokenising of one doc: a buffer in
-// which words are normalised, and a table of the words met so far with
-// what is known of them, so that a word repeated in the text costs one
-// lookup and no allocation: the words' bytes lie back to back in one
-// arena. The zero value is ready to use; reset makes it so again, keeping
-// its memory.
+// termToken is a token with its term.
+type termToken struct {
+	term string // folded, stemmed form used for matching
+	token
+}
+
+// tokenizer is the scratch space of tokenising: a buffer in which words
+// are normalised, and two tables that make a word met before cost one
+// lookup and no allocation:
+//   - the vocabulary, the normalised words met so far with what is known
+//     of them, their bytes back to back in one arena;
+//   - the spellings met so far (the words as written in the text, when
+//     they have no joiner inside), each with its normalised word, so that
+//     a spelling met again is not normalised again.
+//
+// Both outlive a doc, so the words every text uses are normalised and
+// looked up once per tokenizer, not once per doc, until the tables reach
+// their bounds and start again. A doc numbers its words from 0 in the
+// order it meets them: the IDs that tokens and term return are these doc
+// IDs. The zero value is ready for reset.
 type tokenizer struct {
 	drop  map[string]bool // words that do not count: the outlet's name
 	buf   []byte
 	arena []byte
-	words []word  // by ID
+	words []word  // the vocabulary, by word ID
 	table []int32 // open addressing by hash: word ID + 1, 0 when empty
+	// spelt is the spellings: rawArena holds their bytes.
+	rawArena []byte
+	spelt    []spelling
+	rawTable []int32 // open addressing by hash: spelling index + 1
+	// gen numbers the docs; doc maps this doc's IDs to word IDs.
+	gen uint32
+	doc []int32
 }
 
-// word is one distinct word of a doc.
+// word is one distinct normalised word.
 type word struct {
 	off, end int32  // arena[off:end]
 	hash     uint64 // FNV-1a of the bytes
 	kind     uint8  // wordStop, wordGeneric
+	// In doc gen, the word's doc ID is id; dropGen == gen when it is a
+	// word of the doc's outlet.
+	gen, dropGen uint32
+	id           int32
+}
+
+// spelling is a word as written, with what tokens needs of it.
+type spelling struct {
+	off, end int32  // rawArena[off:end]
+	hash     uint64 // FNV-1a of the bytes
+	word     int32  // word ID of the normalised form; -1 when it is too short to count
+	// What tokens needs to know of the word as written: its first
+	// letter is a capital or a digit; it is all capitals.
+	capital, numeric, acronym bool
 }
 
 const (
-	wordStop    = 1 << iota // a stopword, or a word of the outlet's name: dropped
+	wordStop    = 1 << iota // a stopword: dropped
 	wordGeneric             // a common capitalised word, never an entity
 )
 
+// The bounds of a tokenizer's tables: past them it starts again at the
+// next doc. 16k words hold most of what news text uses.
+const (
+	maxWords     = 1 << 14
+	maxArena     = 1 << 18
+	maxSpellings = 1 << 14
+)
+
+// reset starts a doc whose outlet's words are drop.
 func (tz *tokenizer) reset(drop map[string]bool) {
 	tz.drop = drop
-	tz.arena = tz.arena[:0]
-	tz.words = tz.words[:0]
-	clear(tz.table)
+	tz.gen++
+	if tz.gen == 0 || len(tz.words) > maxWords || len(tz.arena) > maxArena ||
+		len(tz.spelt) > maxSpellings || len(tz.rawArena) > maxArena {
+		tz.arena, tz.words, tz.rawArena, tz.spelt = tz.arena[:0], tz.words[:0], tz.rawArena[:0], tz.spelt[:0]
+		clear(tz.table)
+		clear(tz.rawTable)
+		tz.gen = 1
+	}
+	tz.doc = tz.doc[:0]
+	for w := range drop {
+		tz.words[tz.intern([]byte(w))].dropGen = tz.gen
+	}
 }
 
-// word returns the bytes of word id.
+// docWords is the number of words the doc has met.
+func (tz *tokenizer) docWords() int { return len(tz.doc) }
+
+// entry returns the vocabulary entry of the doc's word id.
+func (tz *tokenizer) entry(id int32) *word { return &tz.words[tz.doc[id]] }
+
+// word returns the bytes of the doc's word id.
 func (tz *tokenizer) word(id int32) []byte {
-	w := &tz.words[id]
+	w := &tz.words[tz.doc[id]]
 	return tz.arena[w.off:w.end]
 }
 
-// term returns the ID of the word spelt b, adding it to the table.
-func (tz *tokenizer) term(b []byte) int32 {
+// dropped reports whether the doc's word id does not count: a stopword
+// or a word of the outlet's name.
+func (tz *tokenizer) dropped(id int32) bool {
+	w := &tz.words[tz.doc[id]]
+	return w.kind&wordStop != 0 || w.dropGen == tz.gen
+}
+
+// term returns the doc ID of the word spelt b, adding it to the tables.
+func (tz *tokenizer) term(b []byte) int32 { return tz.docID(tz.intern(b)) }
+
+// docID returns the doc ID of the vocabulary's word wid, numbering it if
+// the doc has not met it yet.
+func (tz *tokenizer) docID(wid int32) int32 {
+	w := &tz.words[wid]
+	if w.gen != tz.gen {
+		w.gen, w.id = tz.gen, int32(len(tz.doc))
+		tz.doc = append(tz.doc, wid)
+	}
+	return w.id
+}
+
+// intern returns the word ID of b in the vocabulary, adding it.
+func (tz *tokenizer) intern(b []byte) int32 {
 	h := uint64(fnvOffset)
 	for _, c := range b {
 		h = (h ^ uint64(c)) * fnvPrime
 	}
 	if 2*(len(tz.words)+1) > len(tz.table) {
-		tz.grow()
+		tz.table = regrow(tz.table, len(tz.words), func(id int) uint64 { return tz.words[id].hash })
 	}
 	mask := uint64(len(tz.table) - 1)
 	i := h & mask
@@ -93,48 +175,85 @@ func (tz *tokenizer) term(b []byte) int32 {
 		}
 		i = (i + 1) & mask
 	}
-	var k uint8
-	if stopwords[string(b)] || tz.drop[string(b)] {
-		k |= wordStop
-	}
-	if generic[string(b)] {
-		k |= wordGeneric
-	}
 	id := int32(len(tz.words))
 	off := int32(len(tz.arena))
 	tz.arena = append(tz.arena, b...)
-	tz.words = append(tz.words, word{off: off, end: int32(len(tz.arena)), hash: h, kind: k})
+	tz.words = append(tz.words, word{off: off, end: int32(len(tz.arena)), hash: h, kind: wordKinds.kind(h, b)})
 	tz.table[i] = id + 1
 	return id
 }
 
-// grow doubles the table and places the words again.
-func (tz *tokenizer) grow() {
-	n := max(256, 2*len(tz.table))
-	tz.table = make([]int32, n)
-	mask := uint64(n - 1)
-	for id := range tz.words {
-		i := tz.words[id].hash & mask
-		for tz.table[i] != 0 {
+// spelling returns the spelling s, whose FNV-1a hash is h, adding it.
+func (tz *tokenizer) spelling(s string, h uint64) *spelling {
+	mask := uint64(len(tz.rawTable) - 1)
+	i := h & mask
+	if len(tz.rawTable) > 0 {
+		for tz.rawTable[i] != 0 {
+			sp := &tz.spelt[tz.rawTable[i]-1]
+			if sp.hash == h && string(tz.rawArena[sp.off:sp.end]) == s {
+				return sp
+			}
 			i = (i + 1) & mask
 		}
-		tz.table[i] = int32(id) + 1
 	}
+	if 2*(len(tz.spelt)+1) > len(tz.rawTable) {
+		tz.rawTable = regrow(tz.rawTable, len(tz.spelt), func(i int) uint64 { return tz.spelt[i].hash })
+		mask = uint64(len(tz.rawTable) - 1)
+		for i = h & mask; tz.rawTable[i] != 0; i = (i + 1) & mask {
+		}
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	capital, numeric := unicode.IsUpper(first), unicode.IsDigit(first)
+	b := normaliseTo(tz.buf[:0], s, capital)
+	tz.buf = b
+	wid := int32(-1)
+	if len(b) >= 2 || len(b) == 1 && numeric {
+		wid = tz.intern(b)
+	}
+	off := int32(len(tz.rawArena))
+	tz.rawArena = append(tz.rawArena, s...)
+	tz.spelt = append(tz.spelt, spelling{off: off, end: int32(len(tz.rawArena)), hash: h, word: wid,
+		capital: capital, numeric: numeric, acronym: isAcronym(s)})
+	tz.rawTable[i] = int32(len(tz.spelt))
+	return &tz.spelt[len(tz.spelt)-1]
 }
 
-// tokens is the package-level tokens, with tz's scratch space.
+// regrow returns an open-addressing table of twice the size (at least
+// 256) holding n entries, entry i placed by hash(i).
+func regrow(table []int32, n int, hash func(i int) uint64) []int32 {
+	size := max(256, 2*len(table))
+	table = make([]int32, size)
+	mask := uint64(size - 1)
+	for id := range n {
+		i := hash(id) & mask
+		for table[i] != 0 {
+			i = (i + 1) & mask
+		}
+		table[i] = int32(id) + 1
+	}
+	return table
+}
+
+// tokens is the package-level tokens, with tz's scratch space: it appends
+// the tokens of s to out.
 func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
-	out = slices.Grow(out[:0], len(s)/5+1)
+	out = slices.Grow(out, len(s)/5+1)
 	sentenceStart := true
 	prev := ' '          // the rune before the current one
 	joined := false      // only spaces since the previous word
 	prevCapital := false // the previous word was capitalised and kept
 	i := 0
 	for i < len(s) {
-		r, size := rune(s[i]), 1
+		c := s[i]
+		if c == ' ' {
+			prev = ' '
+			i++
+			continue
+		}
+		r, size := rune(c), 1
 		var isWord bool
-		if r < utf8.RuneSelf {
-			isWord = wordByte[r]
+		if c < utf8.RuneSelf {
+			isWord = wordByte[c]
 		} else {
 			r, size = utf8.DecodeRuneInString(s[i:])
 			isWord = isWordRune(r)
@@ -146,53 +265,54 @@ func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
 			case r == '"' && (unicode.IsSpace(prev) || i == 0):
 				sentenceStart = true // an opening quote
 			}
-			if r != ' ' {
-				joined = false
-			}
+			joined = false
 			prev = r
 			i += size
 			continue
 		}
+		// The word: ASCII letters and digits at first, hashed as they
+		// are read; other letters and joiners are rarer.
 		j := i
+		h := uint64(fnvOffset)
+		for j < len(s) && wordByte[s[j]] {
+			h = (h ^ uint64(s[j])) * fnvPrime
+			j++
+		}
 		plain := true // no joiner inside the word: it is one part
-		for j < len(s) {
-			r2, size2 := rune(s[j]), 1
-			var isWord bool
-			if r2 < utf8.RuneSelf {
-				isWord = wordByte[r2]
-			} else {
-				r2, size2 = utf8.DecodeRuneInString(s[j:])
-				isWord = isWordRune(r2)
-			}
-			if !isWord {
-				if !(isJoiner(r2) && j+size2 < len(s) && nextIsWord(s[j+size2:])) {
-					break
-				}
-				plain = false
-			}
-			j += size2
+		if j < len(s) && (s[j] >= utf8.RuneSelf || isJoiner(rune(s[j]))) {
+			j, h, plain = scanWord(s, j, h)
 		}
 		word := s[i:j]
 		i = j
 		prev = 'a'
-		first := rune(word[0])
-		if first >= utf8.RuneSelf {
-			first, _ = utf8.DecodeRuneInString(word)
-		}
-		capital := unicode.IsUpper(first)
-		numeric := unicode.IsDigit(first)
 		start := sentenceStart
 		sentenceStart = false
-		follows := joined && prevCapital && capital && !numeric
+		wasJoined, wasCapital := joined, prevCapital
 		joined, prevCapital = true, false
+		if plain {
+			// The common case: one part, most likely met before as spelt.
+			sp := tz.spelling(word, h)
+			if sp.word < 0 {
+				continue
+			}
+			if w := &tz.words[sp.word]; w.kind&wordStop != 0 || w.dropGen == tz.gen {
+				continue
+			}
+			capital, numeric := sp.capital, sp.numeric
+			follows := wasJoined && wasCapital && capital && !numeric
+			out = append(out, tz.token(tz.docID(sp.word), capital, numeric, start, isTitle, sp.acronym, follows))
+			prevCapital = capital && !numeric
+			continue
+		}
+		first, _ := utf8.DecodeRuneInString(word)
+		capital := unicode.IsUpper(first)
+		numeric := unicode.IsDigit(first)
+		follows := wasJoined && wasCapital && capital && !numeric
 		var one [1]string
 		parts := one[:]
-		switch {
-		case plain:
-			one[0] = word
-		case numeric:
+		if numeric {
 			one[0] = strings.TrimRight(strings.ReplaceAll(word, ",", ""), ".")
-		default:
+		} else {
 			parts = splitJoined(word)
 		}
 		for _, part := range parts {
@@ -203,27 +323,55 @@ func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
 				continue
 			}
 			id := tz.term(b)
-			if tz.words[id].kind&wordStop != 0 {
+			if tz.dropped(id) {
 				follows = false
 				continue
 			}
-			// In a headline most words are capitalised, so only words that
-			// stay capitalised mid-sentence in body text (or all-caps
-			// acronyms) count as names there.
-			ent := numeric || capital && !start && !isTitle || isAcronym(part)
-			if tz.words[id].kind&wordGeneric != 0 {
-				ent = false
-			}
-			out = append(out, token{id: id, entity: ent, start: capital && start && !ent,
-				name: capital && !numeric, follows: follows})
+			out = append(out, tz.token(id, capital, numeric, start, isTitle, isAcronym(part), follows))
 			follows, prevCapital = capital && !numeric, capital && !numeric
 		}
 	}
 	return out
 }
 
+// scanWord reads on from s[j], inside a word whose bytes before j hash
+// to h: letters and digits, and joiners between them. It returns the
+// word's end, its hash, and whether it had no joiner.
+func scanWord(s string, j int, h uint64) (end int, hash uint64, plain bool) {
+	plain = true
+	for j < len(s) {
+		r, size := rune(s[j]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[j:])
+		}
+		if !isWordRune(r) {
+			if !(isJoiner(r) && j+size < len(s) && nextIsWord(s[j+size:])) {
+				break
+			}
+			plain = false
+		}
+		for k := j; k < j+size; k++ {
+			h = (h ^ uint64(s[k])) * fnvPrime
+		}
+		j += size
+	}
+	return j, h, plain
+}
+
+// token is the token of the doc's word id, as tokens met it.
+func (tz *tokenizer) token(id int32, capital, numeric, start, isTitle, acronym, follows bool) token {
+	// In a headline most words are capitalised, so only words that stay
+	// capitalised mid-sentence in body text (or all-caps acronyms) count
+	// as names there.
+	ent := numeric || capital && !start && !isTitle || acronym
+	if tz.entry(id).kind&wordGeneric != 0 {
+		ent = false
+	}
+	return token{id: id, entity: ent, start: capital && start && !ent, name: capital && !numeric, follows: follows}
+}
+
 // wordByte marks the ASCII letters and digits.
-var wordByte = func() (t [utf8.RuneSelf]bool) {
+var wordByte = func() (t [256]bool) {
 	for c := range utf8.RuneSelf {
 		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 	}
@@ -412,6 +560,9 @@ func outletWords(outlet string) map[string]bool {
 // headline: when it names the outlet, or is a short run of capitalised
 // words after a headline long enough to stand alone.
 func cleanTitle(title string, outlet map[string]bool) string {
+	if !hasCreditSep(title) {
+		return title
+	}
 	for _, sep := range []string{" - ", " | ", " — ", " – "} {
 		i := strings.LastIndex(title, sep)
 		if i <= 0 {
@@ -441,6 +592,27 @@ func cleanTitle(title string, outlet map[string]bool) string {
 	return title
 }
 
+// hasCreditSep reports whether title holds one of the separators
+// cleanTitle looks for: " - ", " | ", " — " or " – ".
+func hasCreditSep(title string) bool {
+	for i := 0; i+2 < len(title); i++ {
+		if title[i] != ' ' {
+			continue
+		}
+		switch t := title[i+1:]; t[0] {
+		case '-', '|':
+			if t[1] == ' ' {
+				return true
+			}
+		case 0xe2: // the first byte of — and –
+			if strings.HasPrefix(t, "— ") || strings.HasPrefix(t, "– ") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // boilerplate are lines that are page furniture, not article text. A line
 // that is one of them (case folded, punctuation trimmed) is dropped; a
 // line in endMarkers ends the article.
@@ -455,38 +627,56 @@ var (
 // byline lines, and everything from a trailing "Related"/"Similar
 // Articles" list on.
 func cleanBody(text string) string {
-	if text == "" {
-		return ""
-	}
-	lines := strings.Split(text, "\n")
 	var b strings.Builder
-	for _, line := range lines {
-		l := strings.TrimSpace(line)
-		if len(l) > 80 { // a paragraph, not a button or a list heading
-			b.WriteString(l)
-			b.WriteByte('\n')
-			continue
-		}
-		low := strings.ToLower(strings.Trim(l, " .:!*#-–—|•·"))
-		if low == "" {
-			b.WriteByte('\n')
-			continue
-		}
-		if isEndMarker(low) {
-			break
-		}
-		if isFurniture(low) {
-			continue
-		}
-		b.WriteString(l)
+	for line := range bodyLines(text) {
+		b.WriteString(line)
 		b.WriteByte('\n')
 	}
 	return b.String()
 }
 
+// bodyLines yields the lines of text that cleanBody keeps, trimmed, blank
+// ones included; cleanBody is them joined, each ended by a newline.
+// Tokenising them one by one gives the tokens of cleanBody's text: a
+// newline ends a sentence and joins no words, as the start of a text does.
+func bodyLines(text string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for more := text != ""; more; {
+			var line string
+			line, text, more = strings.Cut(text, "\n")
+			l := strings.TrimSpace(line)
+			if len(l) > 80 { // a paragraph, not a button or a list heading
+				if !yield(l) {
+					return
+				}
+				continue
+			}
+			low := strings.ToLower(strings.Trim(l, " .:!*#-–—|•·"))
+			if low == "" {
+				if !yield("") {
+					return
+				}
+				continue
+			}
+			if isEndMarker(low) {
+				return
+			}
+			if isFurniture(low) {
+				continue
+			}
+			if !yield(l) {
+				return
+			}
+		}
+	}
+}
+
 func isEndMarker(low string) bool {
 	for _, m := range endMarkers {
-		if low == m || strings.HasPrefix(low, m+":") || strings.HasPrefix(low, m+" ") && len(strings.Fields(low)) <= 6 {
+		if !strings.HasPrefix(low, m) {
+			continue
+		}
+		if len(low) == len(m) || low[len(m)] == ':' || low[len(m)] == ' ' && len(strings.Fields(low)) <= 6 {
 			return true
 		}
 	}
@@ -496,6 +686,9 @@ func isEndMarker(low string) bool {
 // isFurniture reports a short line made of share-button words ("Share this
 // article", "Tweet · Email") or a byline ("By Jane Doe").
 func isFurniture(low string) bool {
+	if countWords(low, 6) > 5 {
+		return false // neither a byline nor buttons
+	}
 	words := strings.FieldsFunc(low, func(r rune) bool { return !isWordRune(r) })
 	if len(words) == 0 {
 		return true
@@ -514,6 +707,23 @@ func isFurniture(low string) bool {
 		}
 	}
 	return furniture == len(words) && boilerplate[words[0]]
+}
+
+// countWords counts the words of s (runs of letters and digits), up to max.
+func countWords(s string, max int) int {
+	n := 0
+	in := false
+	for _, r := range s {
+		w := isWordRune(r)
+		if w && !in {
+			n++
+			if n == max {
+				return n
+			}
+		}
+		in = w
+	}
+	return n
 }
 
 // slugWords returns the words of the last slug-like segment of a URL path
@@ -584,6 +794,68 @@ however meanwhile president minister prime official officials government state s
 january february march april may june july august september october november december
 mr mrs ms dr sir lord
 `)
+
+// wordKinds are the kinds of the stopwords and generic words, found by the
+// FNV-1a hash the tokenizer has already computed: a new word costs one
+// probe, not two map lookups that hash it again.
+var wordKinds = newKindTable(map[uint8]map[string]bool{wordStop: stopwords, wordGeneric: generic})
+
+// kindTable is an open-addressing set of words with their kinds.
+type kindTable struct {
+	slots []kindSlot // a power of two, at most half full
+}
+
+type kindSlot struct {
+	hash uint64
+	word string
+	kind uint8 // 0: empty
+}
+
+func newKindTable(sets map[uint8]map[string]bool) kindTable {
+	kinds := map[string]uint8{}
+	for k, set := range sets {
+		for w := range set {
+			kinds[w] |= k
+		}
+	}
+	n := 1
+	for n < 2*len(kinds) {
+		n *= 2
+	}
+	t := kindTable{slots: make([]kindSlot, n)}
+	for w, k := range kinds {
+		h := fnv64(w)
+		i := h & uint64(n-1)
+		for t.slots[i].kind != 0 {
+			i = (i + 1) & uint64(n-1)
+		}
+		t.slots[i] = kindSlot{h, w, k}
+	}
+	return t
+}
+
+// kind returns the kind of the word b, whose FNV-1a hash is h.
+func (t *kindTable) kind(h uint64, b []byte) uint8 {
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		sl := &t.slots[i]
+		if sl.kind == 0 {
+			return 0
+		}
+		if sl.hash == h && sl.word == string(b) {
+			return sl.kind
+		}
+	}
+}
+
+// fnv64 is FNV-1a of s, as the tokenizer hashes a word.
+func fnv64(s string) uint64 {
+	h := uint64(fnvOffset)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime
+	}
+	return h
+}
 
 func setOf(words string) map[string]bool {
 	m := map[string]bool{}
