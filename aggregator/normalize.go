@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"html"
 	"net/url"
 	"slices"
@@ -55,7 +56,8 @@ func (n *normalizer) fromFeedItem(feed, category string, base *url.URL, fi *gofe
 		link = guid
 	}
 	content := itemContent(fi)
-	text := clip(htmlToText(content), maxText)
+	text, lead := htmlTextLead(content, leadBytes)
+	text = clip(text, maxText)
 	rawTitle := fi.Title
 	if strings.TrimSpace(rawTitle) == "" {
 		rawTitle = extensionValue(fi, "media", "title") // Media RSS titles a video item so
@@ -76,7 +78,7 @@ func (n *normalizer) fromFeedItem(feed, category string, base *url.URL, fi *gofe
 		Title:    title,
 		URL:      link,
 		CanonURL: Canonical(link),
-		Content:  n.sanitizeLead(content),
+		Content:  n.sanitizeLeadOf(content, lead),
 		Text:     text,
 		Category: category,
 	}
@@ -115,12 +117,34 @@ func (n *normalizer) fromFeedItem(feed, category string, base *url.URL, fi *gofe
 // as the feed parser when it reads a whole body. When the raw lead leaves
 // next to nothing (an image, a script), the whole body is sanitised.
 func (n *normalizer) sanitizeLead(s string) string {
-	lead := htmlLead(s, 4*storedContent)
-	out := n.policy.Sanitize(lead)
+	return n.sanitizeLeadOf(s, htmlLead(s, leadBytes))
+}
+
+// leadBytes is how much of an item's HTML the sanitiser reads first.
+const leadBytes = 4 * storedContent
+
+// sanitizeLeadOf is sanitizeLead(s) given lead = htmlLead(s, leadBytes).
+func (n *normalizer) sanitizeLeadOf(s, lead string) string {
+	out := n.sanitize(lead)
 	if len(lead) < len(s) && len(out) < storedContent/4 {
-		out = n.policy.Sanitize(s)
+		out = n.sanitize(s)
 	}
 	return clip(out, maxContent)
+}
+
+// sanitize is the policy's Sanitize(s). Plain text, with no tag and no
+// entity, it gives without the tokenizer: the text with its line breaks
+// normalised (CR LF and CR to LF, as the tokenizer reads them) and
+// escaped, or s itself when it is only spaces.
+func (n *normalizer) sanitize(s string) string {
+	if strings.ContainsAny(s, "<&") || strings.TrimSpace(s) == "" {
+		return n.policy.Sanitize(s)
+	}
+	if strings.IndexByte(s, '\r') >= 0 {
+		s = strings.ReplaceAll(s, "\r\n", "\n")
+		s = strings.ReplaceAll(s, "\r", "\n")
+	}
+	return xhtml.EscapeString(s)
 }
 
 // fromArticle converts an article file; rel is its path inside the source
@@ -221,23 +245,53 @@ func capDate(t, now time.Time) time.Time {
 }
 
 // contentHash identifies an item's text regardless of case, punctuation and
-// spacing, so syndicated copies of one article hash alike.
+// spacing, so syndicated copies of one article hash alike: it hashes the
+// letters and digits of title and text, lower-cased, with a NUL between
+// them (and for each NUL in them).
 func contentHash(title, text string) string {
 	h := sha256.New()
-	var buf []byte
-	for _, s := range []string{title, "\x00", text} {
-		for _, r := range s {
-			switch {
-			case r == 0:
-				buf = append(buf, 0)
-			case unicode.IsLetter(r) || unicode.IsDigit(r):
-				buf = utf8.AppendRune(buf, unicode.ToLower(r))
-			}
+	var buf [512]byte
+	n := hashLetters(h, buf[:], 0, title)
+	buf[n] = 0
+	n = hashLetters(h, buf[:], n+1, text)
+	h.Write(buf[:n])
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// hashLetters appends the lower-cased letters and digits of s (and its
+// NULs) to buf[:n], writing buf to h whenever it is nearly full, and
+// returns the new n. buf has room for one more byte on return.
+func hashLetters(h hash.Hash, buf []byte, n int, s string) int {
+	for i := 0; i < len(s); {
+		if n > len(buf)-utf8.UTFMax-1 {
+			h.Write(buf[:n])
+			n = 0
 		}
-		h.Write(buf)
-		buf = buf[:0]
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == 0:
+				buf[n] = c
+				n++
+			case 'A' <= c && c <= 'Z':
+				buf[n] = c + 'a' - 'A'
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			n += utf8.EncodeRune(buf[n:], unicode.ToLower(r))
+		}
+		i += size
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	if n > len(buf)-1 {
+		h.Write(buf[:n])
+		n = 0
+	}
+	return n
 }
 
 // trackingParams are query parameters that identify a campaign or a click,
@@ -298,23 +352,65 @@ func resolve(base *url.URL, ref string) string {
 // entities decoded, block elements on their own lines, script and style
 // contents skipped.
 func htmlToText(s string) string {
+	text, _ := htmlTextLead(s, 0)
+	return text
+}
+
+// htmlTextLead is htmlToText(s) and, when n > 0, htmlLead(s, n), both from
+// one pass of the tokenizer: an item's body is read once for its text and
+// the lead that is sanitised.
+func htmlTextLead(s string, n int) (text, lead string) {
 	if !strings.ContainsAny(s, "<&") {
-		return cleanText(s)
+		// Plain text: no tag to drop and no entity to decode.
+		if n > 0 {
+			lead = plainLead(s, n)
+		}
+		return cleanText(s), lead
+	}
+	var l leadBuilder
+	leading := n > 0 && len(s) > n/4 // the lead is being built
+	if leading {
+		l.start(n)
+	} else if n > 0 {
+		lead = s
 	}
 	z := xhtml.NewTokenizer(strings.NewReader(s))
 	var b strings.Builder
+	b.Grow(len(s)) // the text is rarely longer than its markup
 	skip := 0
 	for {
 		tt := z.Next()
 		switch tt {
 		case xhtml.ErrorToken:
-			return cleanText(b.String())
+			if leading {
+				lead = l.finish()
+			}
+			return cleanText(b.String()), lead
 		case xhtml.TextToken:
+			// The lead copies the raw bytes before Text unescapes them
+			// in place.
+			if leading {
+				l.text(z.Raw())
+			}
 			if skip == 0 {
 				b.Write(z.Text())
 			}
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
-			name, _ := z.TagName()
+			var name []byte
+			if tt == xhtml.StartTagToken {
+				// TagName lower-cases the name in place: the lead keeps
+				// a start tag lower-cased and a self-closing one as it
+				// was written, as htmlLead does.
+				name, _ = z.TagName()
+				if leading {
+					l.startTag(name, z.Raw())
+				}
+			} else {
+				if leading {
+					l.selfClosingTag(z.Raw())
+				}
+				name, _ = z.TagName()
+			}
 			switch string(name) {
 			case "script", "style", "noscript", "iframe", "template":
 				// A self-closed <iframe/> has no end tag to wait for:
@@ -323,53 +419,125 @@ func htmlToText(s string) string {
 					skip++
 				}
 			case "br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article":
-				b.WriteString("\n")
+				b.WriteByte('\n')
 			}
 		case xhtml.EndTagToken:
 			name, _ := z.TagName()
+			if leading {
+				l.endTag(name, z.Raw())
+			}
 			switch string(name) {
 			case "script", "style", "noscript", "iframe", "template":
 				if skip > 0 {
 					skip--
 				}
 			case "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article":
-				b.WriteString("\n")
+				b.WriteByte('\n')
 			}
+		}
+		if leading && (l.done || l.b.Len() >= l.n) {
+			lead, leading = l.finish(), false
 		}
 	}
 }
 
+// plainLead is htmlLead(s, n) for an s with no '<' and no '&': one text
+// token, cut at a space when it is longer than n.
+func plainLead(s string, n int) string {
+	if len(s) <= n/4 || len(s) <= n {
+		return s
+	}
+	if cut := strings.LastIndexByte(s[:n], ' '); cut > 0 {
+		return strings.TrimRight(s[:cut], " ") + "…"
+	}
+	return "…"
+}
+
 // cleanText drops control characters and invalid UTF-8, folds runs of
-// spaces, and keeps single blank lines between paragraphs.
+// spaces, and keeps single blank lines between paragraphs. Text that is
+// clean already but for spaces at its ends (most titles) comes back as a
+// slice of s, without a copy.
 func cleanText(s string) string {
+	// The output is s[from:copied] while it can be a slice of s; then b
+	// holds it up to s[from], and s[from:copied] is still to be copied.
 	var b strings.Builder
-	b.Grow(len(s))
+	sliced := true
+	from, copied := 0, 0
+	started := false // a character has been kept
 	space, newlines := false, 0
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		if i == copied {
+			// Nothing dropped since the last character kept: printable
+			// ASCII goes as it is.
+			j := i
+			for j < len(s) && s[j] > ' ' && s[j] < 0x7f {
+				j++
+			}
+			if j > i {
+				started = true
+				i, copied = j, j
+				continue
+			}
+		}
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
 		switch {
 		case r == utf8.RuneError || r == '\uFEFF':
+			i += size
 			continue
 		case r == '\n':
 			newlines++
+			i += size
 			continue
 		case unicode.IsSpace(r):
 			space = true
+			i += size
 			continue
 		case unicode.IsControl(r):
+			i += size
 			continue
 		}
-		if b.Len() > 0 {
-			switch {
-			case newlines > 0:
-				b.WriteString("\n\n")
-			case space:
-				b.WriteByte(' ')
+		switch sep := separator(started, space, newlines); {
+		case !started:
+			from = i
+		case s[copied:i] == sep:
+			// What was dropped is what is to be written: the copy
+			// goes on.
+		default:
+			if sliced {
+				b.Grow(len(s) - from)
+				sliced = false
 			}
+			b.WriteString(s[from:copied])
+			b.WriteString(sep)
+			from = i
 		}
+		started = true
 		space, newlines = false, 0
-		b.WriteRune(r)
+		i += size
+		copied = i
 	}
+	if sliced {
+		return s[from:copied]
+	}
+	b.WriteString(s[from:copied])
 	return b.String()
+}
+
+// separator is what cleanText writes before a character after dropping
+// spaces and line breaks: a blank line for a break, a space for spaces.
+func separator(started, space bool, newlines int) string {
+	switch {
+	case !started:
+		return ""
+	case newlines > 0:
+		return "\n\n"
+	case space:
+		return " "
+	}
+	return ""
 }
 
 // clip cuts s to at most n bytes on a rune boundary.
@@ -443,52 +611,98 @@ func htmlLead(s string, n int) string {
 	if len(s) <= n/4 {
 		return s
 	}
+	if strings.IndexByte(s, '<') < 0 {
+		return plainLead(s, n)
+	}
 	z := xhtml.NewTokenizer(strings.NewReader(s))
-	var b strings.Builder
-	b.Grow(n + 64)
-	var open []string
-loop:
-	for b.Len() < n {
+	var l leadBuilder
+	l.start(n)
+	for !l.done && l.b.Len() < n {
 		switch z.Next() {
 		case xhtml.ErrorToken:
-			break loop
+			return l.finish()
 		case xhtml.TextToken:
-			raw := z.Raw()
-			if room := n - b.Len(); len(raw) > room {
-				// A space never falls inside an entity or a tag.
-				if cut := bytes.LastIndexByte(raw[:room], ' '); cut > 0 {
-					b.Write(bytes.TrimRight(raw[:cut], " "))
-				}
-				b.WriteString("…")
-				break loop
-			}
-			b.Write(raw)
+			l.text(z.Raw())
 		case xhtml.StartTagToken:
 			name, _ := z.TagName()
-			if !voidElement(string(name)) {
-				open = append(open, string(name))
-			}
-			b.Write(z.Raw())
+			l.startTag(name, z.Raw())
 		case xhtml.EndTagToken:
 			name, _ := z.TagName()
-			if i := slices.Index(open, string(name)); i >= 0 {
-				for j := len(open) - 1; j > i; j-- { // close what the source left open inside it
-					b.WriteString("</" + open[j] + ">")
-				}
-				open = open[:i]
-				b.Write(z.Raw())
-				if len(open) == 0 && blockElement(string(name)) && b.Len() >= n/4 {
-					break loop // the first paragraph
-				}
-			}
+			l.endTag(name, z.Raw())
 		case xhtml.SelfClosingTagToken:
-			b.Write(z.Raw())
+			l.selfClosingTag(z.Raw())
 		}
 	}
-	for i := len(open) - 1; i >= 0; i-- {
-		b.WriteString("</" + open[i] + ">")
+	return l.finish()
+}
+
+// leadBuilder builds htmlLead's lead from the tokens of a fragment, fed to
+// it until done or until it holds n bytes.
+type leadBuilder struct {
+	b    strings.Builder
+	n    int
+	open []string // elements open, outermost first
+	done bool     // the lead is complete: no more tokens
+}
+
+func (l *leadBuilder) start(n int) {
+	l.n = n
+	l.b.Grow(n + 64)
+}
+
+func (l *leadBuilder) text(raw []byte) {
+	if room := l.n - l.b.Len(); len(raw) > room {
+		// A space never falls inside an entity or a tag.
+		if cut := bytes.LastIndexByte(raw[:room], ' '); cut > 0 {
+			l.b.Write(bytes.TrimRight(raw[:cut], " "))
+		}
+		l.b.WriteString("…")
+		l.done = true
+		return
 	}
-	return b.String()
+	l.b.Write(raw)
+}
+
+func (l *leadBuilder) startTag(name, raw []byte) {
+	if !voidElement(string(name)) {
+		l.open = append(l.open, string(name))
+	}
+	l.b.Write(raw)
+}
+
+func (l *leadBuilder) selfClosingTag(raw []byte) {
+	l.b.Write(raw)
+}
+
+func (l *leadBuilder) endTag(name, raw []byte) {
+	i := slices.Index(l.open, string(name))
+	if i < 0 {
+		return
+	}
+	for j := len(l.open) - 1; j > i; j-- { // close what the source left open inside it
+		l.closeTag(l.open[j])
+	}
+	l.open = l.open[:i]
+	l.b.Write(raw)
+	if len(l.open) == 0 && blockElement(string(name)) && l.b.Len() >= l.n/4 {
+		l.done = true // the first paragraph
+	}
+}
+
+func (l *leadBuilder) closeTag(name string) {
+	l.b.WriteString("</")
+	l.b.WriteString(name)
+	l.b.WriteByte('>')
+}
+
+// finish closes the elements left open and returns the lead.
+func (l *leadBuilder) finish() string {
+	for i := len(l.open) - 1; i >= 0; i-- {
+		l.closeTag(l.open[i])
+	}
+	l.open = l.open[:0]
+	l.done = true
+	return l.b.String()
 }
 
 // blockElement reports whether an HTML element is a paragraph or another
