@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"hash"
 	"html"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -30,16 +31,54 @@ const (
 )
 
 // normalizer turns parsed feed items and article files into storage items.
-// It holds the HTML sanitiser, which is safe for concurrent use.
+// It holds the HTML sanitiser, which is safe for concurrent use, and is
+// read-only once made.
 type normalizer struct {
 	policy *bluemonday.Policy
+	// kept holds the elements of quickElements that the policy keeps:
+	// their end tag is kept as it is, and so are their start and
+	// self-closing tags without attributes when keptBare says so.
+	kept map[string]keptTag
 }
+
+// keptTag says which tags of an element without attributes the policy
+// keeps as they are.
+type keptTag uint8
+
+const (
+	keptStart       keptTag = 1 << iota // <x>
+	keptSelfClosing                     // <x/>
+)
+
+// quickElements are the elements that quickSanitize handles itself when
+// the policy keeps them: the ordinary ones of feed HTML. None of them puts
+// the tokenizer in raw-text mode or makes the sanitiser skip content.
+var quickElements = []string{"a", "abbr", "article", "b", "blockquote", "br", "caption", "cite", "code",
+	"dd", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
+	"img", "li", "mark", "ol", "p", "pre", "q", "s", "section", "small", "span", "strong", "sub", "sup",
+	"table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul"}
 
 func newNormalizer() *normalizer {
 	p := bluemonday.UGCPolicy()
 	p.RequireNoFollowOnLinks(false)
 	p.AddTargetBlankToFullyQualifiedLinks(false)
-	return &normalizer{policy: p}
+	n := &normalizer{policy: p, kept: make(map[string]keptTag, len(quickElements))}
+	// Ask the policy rather than restate it: an element is handled
+	// quickly only when the policy is seen to keep its end tag.
+	for _, name := range quickElements {
+		if p.Sanitize("</"+name+">") != "</"+name+">" {
+			continue
+		}
+		var k keptTag
+		if p.Sanitize("<"+name+">") == "<"+name+">" {
+			k |= keptStart
+		}
+		if p.Sanitize("<"+name+"/>") == "<"+name+"/>" {
+			k |= keptSelfClosing
+		}
+		n.kept[name] = k
+	}
+	return n
 }
 
 // fromFeedItem converts one gofeed item of source feed. now is the fetch
@@ -137,7 +176,13 @@ func (n *normalizer) sanitizeLeadOf(s, lead string) string {
 // normalised (CR LF and CR to LF, as the tokenizer reads them) and
 // escaped, or s itself when it is only spaces.
 func (n *normalizer) sanitize(s string) string {
-	if strings.ContainsAny(s, "<&") || strings.TrimSpace(s) == "" {
+	if strings.TrimSpace(s) == "" {
+		return s // as the policy returns it
+	}
+	if strings.ContainsAny(s, "<&") {
+		if out, ok := n.quickSanitize(s); ok {
+			return out
+		}
 		return n.policy.Sanitize(s)
 	}
 	if strings.IndexByte(s, '\r') >= 0 {
@@ -145,6 +190,138 @@ func (n *normalizer) sanitize(s string) string {
 		s = strings.ReplaceAll(s, "\r", "\n")
 	}
 	return xhtml.EscapeString(s)
+}
+
+// quickSanitize is the policy's Sanitize(s) for the HTML of most feeds,
+// without the policy's cost per token; ok is false when s holds anything
+// else, and then the policy must sanitise s. It takes the tokens of s as
+// the policy does and gives the same bytes: text escaped again after its
+// entities are decoded; comments and doctypes dropped; the tags of an
+// element in n.kept kept, an end tag or a bare tag as it is, and a tag
+// with attributes as the policy writes that tag alone. The policy's output
+// for a tag depends on what came before only after an element it skips,
+// or in raw text: anything of that kind, a tag the policy drops, and a
+// tokenizer error make ok false.
+func (n *normalizer) quickSanitize(s string) (out string, ok bool) {
+	z := xhtml.NewTokenizer(strings.NewReader(s))
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/8)
+	for {
+		tt := z.Next()
+		switch tt {
+		case xhtml.ErrorToken:
+			if z.Err() != io.EOF {
+				return "", false // the policy gives "" for a broken document
+			}
+			return b.String(), true
+		case xhtml.TextToken:
+			writeEscaped(&b, z.Text())
+		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
+			name, hasAttr := z.TagName()
+			k, known := n.kept[string(name)]
+			switch {
+			case !known:
+				return "", false
+			case hasAttr:
+				// The raw tag, for the policy to sanitise alone, copied
+				// before TagAttr reads the attributes (which some
+				// versions of the tokenizer decode in place).
+				raw := string(z.Raw())
+				if string(name) == "a" && writeLink(&b, z) {
+					break // the common <a href="...">
+				}
+				tag := n.policy.Sanitize(raw)
+				if tag == "" {
+					// Dropped for want of a valid attribute: the policy
+					// then drops its end tag too.
+					return "", false
+				}
+				b.WriteString(tag)
+			case tt == xhtml.StartTagToken && k&keptStart != 0:
+				b.WriteByte('<')
+				b.Write(name)
+				b.WriteByte('>')
+			case tt == xhtml.SelfClosingTagToken && k&keptSelfClosing != 0:
+				b.WriteByte('<')
+				b.Write(name)
+				b.WriteString("/>")
+			default:
+				return "", false
+			}
+		case xhtml.EndTagToken:
+			name, _ := z.TagName() // the tokenizer keeps no attributes of an end tag
+			if _, known := n.kept[string(name)]; !known {
+				return "", false
+			}
+			b.WriteString("</")
+			b.Write(name)
+			b.WriteByte('>')
+		}
+	}
+}
+
+// writeLink writes the start tag <a href="URL"> that z is at, with no
+// other attribute, as the policy of newNormalizer writes it, and reports
+// whether it did. The policy requires a URL that parses, has no space or
+// tab or line break once trimmed, and is relative or of a scheme it allows
+// (http, https and mailto, with no further test); it writes the URL as
+// net/url does, escaped. Anything else is left to the policy.
+func writeLink(b *strings.Builder, z *xhtml.Tokenizer) bool {
+	key, val, more := z.TagAttr()
+	if more || string(key) != "href" || len(val) == 0 {
+		return false
+	}
+	// Attribute values are rarely anything but plain URLs: refuse
+	// spaces anywhere rather than restate how they are trimmed.
+	for _, c := range val {
+		if c <= ' ' || c == 0x7f || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	u, err := url.Parse(string(val))
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "", "http", "https", "mailto":
+	default:
+		return false
+	}
+	href := u.String()
+	if href == "" {
+		return false
+	}
+	b.WriteString(`<a href="`)
+	b.WriteString(xhtml.EscapeString(href))
+	b.WriteString(`">`)
+	return true
+}
+
+// writeEscaped writes s escaped as html.EscapeString escapes it.
+func writeEscaped(b *strings.Builder, s []byte) {
+	for {
+		i := bytes.IndexAny(s, "&'<>\"\r")
+		if i < 0 {
+			b.Write(s)
+			return
+		}
+		b.Write(s[:i])
+		switch s[i] {
+		case '&':
+			b.WriteString("&amp;")
+		case '\'':
+			b.WriteString("&#39;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '"':
+			b.WriteString("&#34;")
+		case '\r':
+			b.WriteString("&#13;")
+		}
+		s = s[i+1:]
+	}
 }
 
 // fromArticle converts an article file; rel is its path inside the source
@@ -259,6 +436,22 @@ func contentHash(title, text string) string {
 	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
 
+// asciiFold maps an ASCII byte to what contentHash hashes of it: a letter
+// lower-cased, a digit or NUL as it is, anything else to 0xff for nothing.
+var asciiFold = func() (t [utf8.RuneSelf]byte) {
+	for c := range t {
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == 0:
+			t[c] = byte(c)
+		case 'A' <= c && c <= 'Z':
+			t[c] = byte(c) + 'a' - 'A'
+		default:
+			t[c] = 0xff
+		}
+	}
+	return t
+}()
+
 // hashLetters appends the lower-cased letters and digits of s (and its
 // NULs) to buf[:n], writing buf to h whenever it is nearly full, and
 // returns the new n. buf has room for one more byte on return.
@@ -268,14 +461,9 @@ func hashLetters(h hash.Hash, buf []byte, n int, s string) int {
 			h.Write(buf[:n])
 			n = 0
 		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == 0:
-				buf[n] = c
-				n++
-			case 'A' <= c && c <= 'Z':
-				buf[n] = c + 'a' - 'A'
+		if c := s[i]; c < utf8.RuneSelf {
+			if f := asciiFold[c]; f != 0xff {
+				buf[n] = f
 				n++
 			}
 			i++
@@ -387,8 +575,8 @@ func htmlTextLead(s string, n int) (text, lead string) {
 			}
 			return cleanText(b.String()), lead
 		case xhtml.TextToken:
-			// The lead copies the raw bytes before Text unescapes them
-			// in place.
+			// The lead copies the raw bytes before Text decodes them in
+			// place.
 			if leading {
 				l.text(z.Raw())
 			}
@@ -396,20 +584,11 @@ func htmlTextLead(s string, n int) (text, lead string) {
 				b.Write(z.Text())
 			}
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
-			var name []byte
-			if tt == xhtml.StartTagToken {
-				// TagName lower-cases the name in place: the lead keeps
-				// a start tag lower-cased and a self-closing one as it
-				// was written, as htmlLead does.
-				name, _ = z.TagName()
-				if leading {
-					l.startTag(name, z.Raw())
-				}
-			} else {
-				if leading {
-					l.selfClosingTag(z.Raw())
-				}
-				name, _ = z.TagName()
+			name, _ := z.TagName()
+			if leading && tt == xhtml.StartTagToken {
+				l.startTag(name, z.Raw())
+			} else if leading {
+				l.selfClosingTag(z.Raw())
 			}
 			switch string(name) {
 			case "script", "style", "noscript", "iframe", "template":
@@ -468,10 +647,17 @@ func cleanText(s string) string {
 	for i := 0; i < len(s); {
 		if i == copied {
 			// Nothing dropped since the last character kept: printable
-			// ASCII goes as it is.
+			// ASCII goes as it is, and so does one space between two
+			// such characters.
 			j := i
-			for j < len(s) && s[j] > ' ' && s[j] < 0x7f {
-				j++
+			for j < len(s) {
+				if c := s[j]; c > ' ' && c < 0x7f {
+					j++
+				} else if c == ' ' && (j > i || started) && j+1 < len(s) && s[j+1] > ' ' && s[j+1] < 0x7f {
+					j += 2
+				} else {
+					break
+				}
 			}
 			if j > i {
 				started = true
