@@ -95,7 +95,8 @@ func (n *normalizer) fromFeedItem(feed, category string, base *url.URL, fi *gofe
 		link = guid
 	}
 	content := itemContent(fi)
-	text, lead := htmlTextLead(content, leadBytes)
+	q := quickSanitizer{n: n}
+	text, lead := htmlTextLead(content, leadBytes, &q)
 	text = clip(text, maxText)
 	rawTitle := fi.Title
 	if strings.TrimSpace(rawTitle) == "" {
@@ -117,7 +118,7 @@ func (n *normalizer) fromFeedItem(feed, category string, base *url.URL, fi *gofe
 		Title:    title,
 		URL:      link,
 		CanonURL: Canonical(link),
-		Content:  n.sanitizeLeadOf(content, lead),
+		Content:  n.sanitizeLeadOf(content, lead, &q),
 		Text:     text,
 		Category: category,
 	}
@@ -156,15 +157,24 @@ func (n *normalizer) fromFeedItem(feed, category string, base *url.URL, fi *gofe
 // as the feed parser when it reads a whole body. When the raw lead leaves
 // next to nothing (an image, a script), the whole body is sanitised.
 func (n *normalizer) sanitizeLead(s string) string {
-	return n.sanitizeLeadOf(s, htmlLead(s, leadBytes))
+	return n.sanitizeLeadOf(s, htmlLead(s, leadBytes), nil)
 }
 
 // leadBytes is how much of an item's HTML the sanitiser reads first.
 const leadBytes = 4 * storedContent
 
-// sanitizeLeadOf is sanitizeLead(s) given lead = htmlLead(s, leadBytes).
-func (n *normalizer) sanitizeLeadOf(s, lead string) string {
-	out := n.sanitize(lead)
+// sanitizeLeadOf is sanitizeLead(s) given lead = htmlLead(s, leadBytes)
+// and, when not nil, the quickSanitizer that htmlTextLead gave it.
+func (n *normalizer) sanitizeLeadOf(s, lead string, q *quickSanitizer) string {
+	var out string
+	switch {
+	case q != nil && q.whole && strings.TrimSpace(lead) != "":
+		out = q.b.String()
+	case q != nil && q.failed:
+		out = n.policy.Sanitize(lead)
+	default:
+		out = n.sanitize(lead)
+	}
 	if len(lead) < len(s) && len(out) < storedContent/4 {
 		out = n.sanitize(s)
 	}
@@ -204,69 +214,98 @@ func (n *normalizer) sanitize(s string) string {
 // tokenizer error make ok false.
 func (n *normalizer) quickSanitize(s string) (out string, ok bool) {
 	z := xhtml.NewTokenizer(strings.NewReader(s))
-	var b strings.Builder
-	b.Grow(len(s) + len(s)/8)
-	for {
+	q := quickSanitizer{n: n}
+	q.b.Grow(len(s) + len(s)/8)
+	for !q.failed {
 		tt := z.Next()
 		switch tt {
 		case xhtml.ErrorToken:
 			if z.Err() != io.EOF {
 				return "", false // the policy gives "" for a broken document
 			}
-			return b.String(), true
+			return q.b.String(), true
 		case xhtml.TextToken:
-			writeEscaped(&b, z.Text())
+			q.text(z.Text())
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
 			name, hasAttr := z.TagName()
-			k, known := n.kept[string(name)]
-			switch {
-			case !known:
-				return "", false
-			case hasAttr:
-				// The raw tag, for the policy to sanitise alone, copied
-				// before TagAttr reads the attributes (which some
-				// versions of the tokenizer decode in place).
-				raw := string(z.Raw())
-				if string(name) == "a" && writeLink(&b, z) {
-					break // the common <a href="...">
-				}
-				tag := n.policy.Sanitize(raw)
-				if tag == "" {
-					// Dropped for want of a valid attribute: the policy
-					// then drops its end tag too.
-					return "", false
-				}
-				b.WriteString(tag)
-			case tt == xhtml.StartTagToken && k&keptStart != 0:
-				b.WriteByte('<')
-				b.Write(name)
-				b.WriteByte('>')
-			case tt == xhtml.SelfClosingTagToken && k&keptSelfClosing != 0:
-				b.WriteByte('<')
-				b.Write(name)
-				b.WriteString("/>")
-			default:
-				return "", false
-			}
+			q.tag(z, tt, name, hasAttr)
 		case xhtml.EndTagToken:
 			name, _ := z.TagName() // the tokenizer keeps no attributes of an end tag
-			if _, known := n.kept[string(name)]; !known {
-				return "", false
-			}
-			b.WriteString("</")
-			b.Write(name)
-			b.WriteByte('>')
+			q.endTag(name)
 		}
+	}
+	return "", false
+}
+
+// quickSanitizer writes quickSanitize's output token by token; failed
+// says it met a token it must leave to the policy.
+type quickSanitizer struct {
+	n      *normalizer
+	b      strings.Builder
+	failed bool
+	// For htmlTextLead: separate says the lead is not made of the
+	// tokens given, and whole that b holds the sanitised lead.
+	separate, whole bool
+}
+
+// text writes the decoded text of a text token.
+func (q *quickSanitizer) text(text []byte) {
+	writeEscaped(&q.b, text)
+}
+
+// tag writes the start or self-closing tag z is at, named name.
+func (q *quickSanitizer) tag(z *xhtml.Tokenizer, tt xhtml.TokenType, name []byte, hasAttr bool) {
+	k, known := q.n.kept[string(name)]
+	switch {
+	case !known:
+		q.failed = true
+	case hasAttr:
+		// The raw tag, for the policy to sanitise alone, copied before
+		// TagAttr reads the attributes (which some versions of the
+		// tokenizer decode in place).
+		raw := string(z.Raw())
+		if string(name) == "a" && writeLink(&q.b, z, tt == xhtml.SelfClosingTagToken) {
+			break // the common <a href="...">
+		}
+		tag := q.n.policy.Sanitize(raw)
+		if tag == "" {
+			// Dropped for want of a valid attribute: the policy then
+			// drops its end tag too.
+			q.failed = true
+			break
+		}
+		q.b.WriteString(tag)
+	case tt == xhtml.StartTagToken && k&keptStart != 0:
+		q.b.WriteByte('<')
+		q.b.Write(name)
+		q.b.WriteByte('>')
+	case tt == xhtml.SelfClosingTagToken && k&keptSelfClosing != 0:
+		q.b.WriteByte('<')
+		q.b.Write(name)
+		q.b.WriteString("/>")
+	default:
+		q.failed = true
 	}
 }
 
-// writeLink writes the start tag <a href="URL"> that z is at, with no
-// other attribute, as the policy of newNormalizer writes it, and reports
+// endTag writes an end tag.
+func (q *quickSanitizer) endTag(name []byte) {
+	if _, known := q.n.kept[string(name)]; !known {
+		q.failed = true
+		return
+	}
+	q.b.WriteString("</")
+	q.b.Write(name)
+	q.b.WriteByte('>')
+}
+
+// writeLink writes the tag <a href="URL"> (or <a href="URL"/>) that z is
+// at, with no other attribute, as the policy of newNormalizer writes it, and reports
 // whether it did. The policy requires a URL that parses, has no space or
 // tab or line break once trimmed, and is relative or of a scheme it allows
 // (http, https and mailto, with no further test); it writes the URL as
 // net/url does, escaped. Anything else is left to the policy.
-func writeLink(b *strings.Builder, z *xhtml.Tokenizer) bool {
+func writeLink(b *strings.Builder, z *xhtml.Tokenizer, selfClosing bool) bool {
 	key, val, more := z.TagAttr()
 	if more || string(key) != "href" || len(val) == 0 {
 		return false
@@ -293,7 +332,11 @@ func writeLink(b *strings.Builder, z *xhtml.Tokenizer) bool {
 	}
 	b.WriteString(`<a href="`)
 	b.WriteString(xhtml.EscapeString(href))
-	b.WriteString(`">`)
+	if selfClosing {
+		b.WriteString(`"/>`)
+	} else {
+		b.WriteString(`">`)
+	}
 	return true
 }
 
@@ -540,14 +583,16 @@ func resolve(base *url.URL, ref string) string {
 // entities decoded, block elements on their own lines, script and style
 // contents skipped.
 func htmlToText(s string) string {
-	text, _ := htmlTextLead(s, 0)
+	text, _ := htmlTextLead(s, 0, nil)
 	return text
 }
 
 // htmlTextLead is htmlToText(s) and, when n > 0, htmlLead(s, n), both from
 // one pass of the tokenizer: an item's body is read once for its text and
-// the lead that is sanitised.
-func htmlTextLead(s string, n int) (text, lead string) {
+// the lead that is sanitised. When q is not nil, it also sanitises the
+// lead from the same tokens if it can (then q.whole is set): when the lead
+// is s, or is made of the tokens of s copied as they are, none left out.
+func htmlTextLead(s string, n int, q *quickSanitizer) (text, lead string) {
 	if !strings.ContainsAny(s, "<&") {
 		// Plain text: no tag to drop and no entity to decode.
 		if n > 0 {
@@ -557,11 +602,16 @@ func htmlTextLead(s string, n int) (text, lead string) {
 	}
 	var l leadBuilder
 	leading := n > 0 && len(s) > n/4 // the lead is being built
+	whole := false                   // q sanitises all of s, which is the lead
 	if leading {
 		l.start(n)
+		l.san = q
 	} else if n > 0 {
 		lead = s
+		whole = q != nil
 	}
+	// san: q sanitises the tokens as they come, as long as it can.
+	san := func() bool { return q != nil && (leading || whole) && !q.failed && !q.separate }
 	z := xhtml.NewTokenizer(strings.NewReader(s))
 	var b strings.Builder
 	b.Grow(len(s)) // the text is rarely longer than its markup
@@ -570,25 +620,46 @@ func htmlTextLead(s string, n int) (text, lead string) {
 		tt := z.Next()
 		switch tt {
 		case xhtml.ErrorToken:
+			if san() && z.Err() != io.EOF {
+				q.failed = true // the policy gives "" for a broken document
+			}
 			if leading {
 				lead = l.finish()
+			}
+			if q != nil && (leading || whole) {
+				q.whole = !q.failed && !q.separate
 			}
 			return cleanText(b.String()), lead
 		case xhtml.TextToken:
 			// The lead copies the raw bytes before Text decodes them in
 			// place.
+			var cut, lt bool
 			if leading {
-				l.text(z.Raw())
+				raw := z.Raw()
+				// A '<' that is text (markup cut off by the end of s)
+				// could read otherwise before the end tags the lead
+				// adds.
+				lt = bytes.IndexByte(raw, '<') >= 0
+				cut = l.text(raw)
+			}
+			text := z.Text()
+			if (cut || lt) && san() {
+				q.separate = true // not a token of the lead
+			} else if san() {
+				q.text(text)
 			}
 			if skip == 0 {
-				b.Write(z.Text())
+				b.Write(text)
 			}
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
-			name, _ := z.TagName()
+			name, hasAttr := z.TagName()
 			if leading && tt == xhtml.StartTagToken {
 				l.startTag(name, z.Raw())
 			} else if leading {
 				l.selfClosingTag(z.Raw())
+			}
+			if san() {
+				q.tag(z, tt, name, hasAttr)
 			}
 			switch string(name) {
 			case "script", "style", "noscript", "iframe", "template":
@@ -603,7 +674,9 @@ func htmlTextLead(s string, n int) (text, lead string) {
 		case xhtml.EndTagToken:
 			name, _ := z.TagName()
 			if leading {
-				l.endTag(name, z.Raw())
+				l.endTag(name, z.Raw()) // tells l.san
+			} else if san() {
+				q.endTag(name)
 			}
 			switch string(name) {
 			case "script", "style", "noscript", "iframe", "template":
@@ -613,9 +686,17 @@ func htmlTextLead(s string, n int) (text, lead string) {
 			case "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article":
 				b.WriteByte('\n')
 			}
+		case xhtml.CommentToken, xhtml.DoctypeToken:
+			if leading && san() {
+				q.separate = true // left out of the lead
+			}
+			// The policy drops them: nothing to write when whole.
 		}
 		if leading && (l.done || l.b.Len() >= l.n) {
 			lead, leading = l.finish(), false
+			if q != nil {
+				q.whole = !q.failed && !q.separate
+			}
 		}
 	}
 }
@@ -829,6 +910,9 @@ type leadBuilder struct {
 	n    int
 	open []string // elements open, outermost first
 	done bool     // the lead is complete: no more tokens
+	// san, when not nil, sanitises the tags the lead is given (by the
+	// caller) or makes up (here), and is told of a token left out.
+	san *quickSanitizer
 }
 
 func (l *leadBuilder) start(n int) {
@@ -836,7 +920,8 @@ func (l *leadBuilder) start(n int) {
 	l.b.Grow(n + 64)
 }
 
-func (l *leadBuilder) text(raw []byte) {
+// text adds a text token, and reports whether it had to cut it.
+func (l *leadBuilder) text(raw []byte) (cut bool) {
 	if room := l.n - l.b.Len(); len(raw) > room {
 		// A space never falls inside an entity or a tag.
 		if cut := bytes.LastIndexByte(raw[:room], ' '); cut > 0 {
@@ -844,9 +929,10 @@ func (l *leadBuilder) text(raw []byte) {
 		}
 		l.b.WriteString("…")
 		l.done = true
-		return
+		return true
 	}
 	l.b.Write(raw)
+	return false
 }
 
 func (l *leadBuilder) startTag(name, raw []byte) {
@@ -863,6 +949,9 @@ func (l *leadBuilder) selfClosingTag(raw []byte) {
 func (l *leadBuilder) endTag(name, raw []byte) {
 	i := slices.Index(l.open, string(name))
 	if i < 0 {
+		if l.san != nil {
+			l.san.separate = true // left out of the lead
+		}
 		return
 	}
 	for j := len(l.open) - 1; j > i; j-- { // close what the source left open inside it
@@ -870,6 +959,9 @@ func (l *leadBuilder) endTag(name, raw []byte) {
 	}
 	l.open = l.open[:i]
 	l.b.Write(raw)
+	if l.san != nil && !l.san.failed {
+		l.san.endTag(name)
+	}
 	if len(l.open) == 0 && blockElement(string(name)) && l.b.Len() >= l.n/4 {
 		l.done = true // the first paragraph
 	}
@@ -879,6 +971,9 @@ func (l *leadBuilder) closeTag(name string) {
 	l.b.WriteString("</")
 	l.b.WriteString(name)
 	l.b.WriteByte('>')
+	if l.san != nil && !l.san.failed {
+		l.san.endTag([]byte(name))
+	}
 }
 
 // finish closes the elements left open and returns the lead.

@@ -158,6 +158,7 @@ var quickSanitizeCases = []struct {
 	{"<blockquote><p>\"Quoted\" it's > less\r\n</p></blockquote><!-- comment --><ul><li>a</li></ul>", true},
 	{`<a href="mailto:desk@news.example">mail</a><a href="HTTP://Example.COM/%7Efoo">x</a>`, true},
 	{`<div class="lead" onclick="x()"><span style="color:red">styled</span></div>`, true},
+	{`<A href=0 /><a href="https://x.example/"/>`, true},
 	{`<a href="javascript:alert(1)">x</a>`, false},
 	{`<a href=" http://x.example/ ">spaced</a>`, true}, // the policy trims it
 	{`<a>no href</a>`, false},
