@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"html"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -29,16 +31,54 @@ const (
 )
 
 // normalizer turns parsed feed items and article files into storage items.
-// It holds the HTML sanitiser, which is safe for concurrent use.
+// It holds the HTML sanitiser, which is safe for concurrent use, and is
+// read-only once made.
 type normalizer struct {
 	policy *bluemonday.Policy
+	// kept holds the elements of quickElements that the policy keeps:
+	// their end tag is kept as it is, and so are their start and
+	// self-closing tags without attributes when keptBare says so.
+	kept map[string]keptTag
 }
+
+// keptTag says which tags of an element without attributes the policy
+// keeps as they are.
+type keptTag uint8
+
+const (
+	keptStart       keptTag = 1 << iota // <x>
+	keptSelfClosing                     // <x/>
+)
+
+// quickElements are the elements that quickSanitize handles itself when
+// the policy keeps them: the ordinary ones of feed HTML. None of them puts
+// the tokenizer in raw-text mode or makes the sanitiser skip content.
+var quickElements = []string{"a", "abbr", "article", "b", "blockquote", "br", "caption", "cite", "code",
+	"dd", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
+	"img", "li", "mark", "ol", "p", "pre", "q", "s", "section", "small", "span", "strong", "sub", "sup",
+	"table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul"}
 
 func newNormalizer() *normalizer {
 	p := bluemonday.UGCPolicy()
 	p.RequireNoFollowOnLinks(false)
 	p.AddTargetBlankToFullyQualifiedLinks(false)
-	return &normalizer{policy: p}
+	n := &normalizer{policy: p, kept: make(map[string]keptTag, len(quickElements))}
+	// Ask the policy rather than restate it: an element is handled
+	// quickly only when the policy is seen to keep its end tag.
+	for _, name := range quickElements {
+		if p.Sanitize("</"+name+">") != "</"+name+">" {
+			continue
+		}
+		var k keptTag
+		if p.Sanitize("<"+name+">") == "<"+name+">" {
+			k |= keptStart
+		}
+		if p.Sanitize("<"+name+"/>") == "<"+name+"/>" {
+			k |= keptSelfClosing
+		}
+		n.kept[name] = k
+	}
+	return n
 }
 
 // fromFeedItem converts one gofeed item of source feed. now is the fetch
@@ -55,7 +95,9 @@ func (n *normalizer) fromFeedItem(feed, category string, base *url.URL, fi *gofe
 		link = guid
 	}
 	content := itemContent(fi)
-	text := clip(htmlToText(content), maxText)
+	q := quickSanitizer{n: n}
+	text, lead := htmlTextLead(content, leadBytes, &q)
+	text = clip(text, maxText)
 	rawTitle := fi.Title
 	if strings.TrimSpace(rawTitle) == "" {
 		rawTitle = extensionValue(fi, "media", "title") // Media RSS titles a video item so
@@ -76,7 +118,7 @@ func (n *normalizer) fromFeedItem(feed, category string, base *url.URL, fi *gofe
 		Title:    title,
 		URL:      link,
 		CanonURL: Canonical(link),
-		Content:  n.sanitizeLead(content),
+		Content:  n.sanitizeLeadOf(content, lead, &q),
 		Text:     text,
 		Category: category,
 	}
@@ -115,12 +157,214 @@ func (n *normalizer) fromFeedItem(feed, category string, base *url.URL, fi *gofe
 // as the feed parser when it reads a whole body. When the raw lead leaves
 // next to nothing (an image, a script), the whole body is sanitised.
 func (n *normalizer) sanitizeLead(s string) string {
-	lead := htmlLead(s, 4*storedContent)
-	out := n.policy.Sanitize(lead)
+	return n.sanitizeLeadOf(s, htmlLead(s, leadBytes), nil)
+}
+
+// leadBytes is how much of an item's HTML the sanitiser reads first.
+const leadBytes = 4 * storedContent
+
+// sanitizeLeadOf is sanitizeLead(s) given lead = htmlLead(s, leadBytes)
+// and, when not nil, the quickSanitizer that htmlTextLead gave it.
+func (n *normalizer) sanitizeLeadOf(s, lead string, q *quickSanitizer) string {
+	var out string
+	switch {
+	case q != nil && q.whole && strings.TrimSpace(lead) != "":
+		out = q.b.String()
+	case q != nil && q.failed:
+		out = n.policy.Sanitize(lead)
+	default:
+		out = n.sanitize(lead)
+	}
 	if len(lead) < len(s) && len(out) < storedContent/4 {
-		out = n.policy.Sanitize(s)
+		out = n.sanitize(s)
 	}
 	return clip(out, maxContent)
+}
+
+// sanitize is the policy's Sanitize(s). Plain text, with no tag and no
+// entity, it gives without the tokenizer: the text with its line breaks
+// normalised (CR LF and CR to LF, as the tokenizer reads them) and
+// escaped, or s itself when it is only spaces.
+func (n *normalizer) sanitize(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return s // as the policy returns it
+	}
+	if strings.ContainsAny(s, "<&") {
+		if out, ok := n.quickSanitize(s); ok {
+			return out
+		}
+		return n.policy.Sanitize(s)
+	}
+	if strings.IndexByte(s, '\r') >= 0 {
+		s = strings.ReplaceAll(s, "\r\n", "\n")
+		s = strings.ReplaceAll(s, "\r", "\n")
+	}
+	return xhtml.EscapeString(s)
+}
+
+// quickSanitize is the policy's Sanitize(s) for the HTML of most feeds,
+// without the policy's cost per token; ok is false when s holds anything
+// else, and then the policy must sanitise s. It takes the tokens of s as
+// the policy does and gives the same bytes: text escaped again after its
+// entities are decoded; comments and doctypes dropped; the tags of an
+// element in n.kept kept, an end tag or a bare tag as it is, and a tag
+// with attributes as the policy writes that tag alone. The policy's output
+// for a tag depends on what came before only after an element it skips,
+// or in raw text: anything of that kind, a tag the policy drops, and a
+// tokenizer error make ok false.
+func (n *normalizer) quickSanitize(s string) (out string, ok bool) {
+	z := xhtml.NewTokenizer(strings.NewReader(s))
+	q := quickSanitizer{n: n}
+	q.b.Grow(len(s) + len(s)/8)
+	for !q.failed {
+		tt := z.Next()
+		switch tt {
+		case xhtml.ErrorToken:
+			if z.Err() != io.EOF {
+				return "", false // the policy gives "" for a broken document
+			}
+			return q.b.String(), true
+		case xhtml.TextToken:
+			q.text(z.Text())
+		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
+			name, hasAttr := z.TagName()
+			q.tag(z, tt, name, hasAttr)
+		case xhtml.EndTagToken:
+			name, _ := z.TagName() // the tokenizer keeps no attributes of an end tag
+			q.endTag(name)
+		}
+	}
+	return "", false
+}
+
+// quickSanitizer writes quickSanitize's output token by token; failed
+// says it met a token it must leave to the policy.
+type quickSanitizer struct {
+	n      *normalizer
+	b      strings.Builder
+	failed bool
+	// For htmlTextLead: separate says the lead is not made of the
+	// tokens given, and whole that b holds the sanitised lead.
+	separate, whole bool
+}
+
+// text writes the decoded text of a text token.
+func (q *quickSanitizer) text(text []byte) {
+	writeEscaped(&q.b, text)
+}
+
+// tag writes the start or self-closing tag z is at, named name.
+func (q *quickSanitizer) tag(z *xhtml.Tokenizer, tt xhtml.TokenType, name []byte, hasAttr bool) {
+	k, known := q.n.kept[string(name)]
+	switch {
+	case !known:
+		q.failed = true
+	case hasAttr:
+		// The raw tag, for the policy to sanitise alone, copied before
+		// TagAttr reads the attributes (which some versions of the
+		// tokenizer decode in place).
+		raw := string(z.Raw())
+		if string(name) == "a" && writeLink(&q.b, z, tt == xhtml.SelfClosingTagToken) {
+			break // the common <a href="...">
+		}
+		tag := q.n.policy.Sanitize(raw)
+		if tag == "" {
+			// Dropped for want of a valid attribute: the policy then
+			// drops its end tag too.
+			q.failed = true
+			break
+		}
+		q.b.WriteString(tag)
+	case tt == xhtml.StartTagToken && k&keptStart != 0:
+		q.b.WriteByte('<')
+		q.b.Write(name)
+		q.b.WriteByte('>')
+	case tt == xhtml.SelfClosingTagToken && k&keptSelfClosing != 0:
+		q.b.WriteByte('<')
+		q.b.Write(name)
+		q.b.WriteString("/>")
+	default:
+		q.failed = true
+	}
+}
+
+// endTag writes an end tag.
+func (q *quickSanitizer) endTag(name []byte) {
+	if _, known := q.n.kept[string(name)]; !known {
+		q.failed = true
+		return
+	}
+	q.b.WriteString("</")
+	q.b.Write(name)
+	q.b.WriteByte('>')
+}
+
+// writeLink writes the tag <a href="URL"> (or <a href="URL"/>) that z is
+// at, with no other attribute, as the policy of newNormalizer writes it, and reports
+// whether it did. The policy requires a URL that parses, has no space or
+// tab or line break once trimmed, and is relative or of a scheme it allows
+// (http, https and mailto, with no further test); it writes the URL as
+// net/url does, escaped. Anything else is left to the policy.
+func writeLink(b *strings.Builder, z *xhtml.Tokenizer, selfClosing bool) bool {
+	key, val, more := z.TagAttr()
+	if more || string(key) != "href" || len(val) == 0 {
+		return false
+	}
+	// Attribute values are rarely anything but plain URLs: refuse
+	// spaces anywhere rather than restate how they are trimmed.
+	for _, c := range val {
+		if c <= ' ' || c == 0x7f || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	u, err := url.Parse(string(val))
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "", "http", "https", "mailto":
+	default:
+		return false
+	}
+	href := u.String()
+	if href == "" {
+		return false
+	}
+	b.WriteString(`<a href="`)
+	b.WriteString(xhtml.EscapeString(href))
+	if selfClosing {
+		b.WriteString(`"/>`)
+	} else {
+		b.WriteString(`">`)
+	}
+	return true
+}
+
+// writeEscaped writes s escaped as html.EscapeString escapes it.
+func writeEscaped(b *strings.Builder, s []byte) {
+	for {
+		i := bytes.IndexAny(s, "&'<>\"\r")
+		if i < 0 {
+			b.Write(s)
+			return
+		}
+		b.Write(s[:i])
+		switch s[i] {
+		case '&':
+			b.WriteString("&amp;")
+		case '\'':
+			b.WriteString("&#39;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '"':
+			b.WriteString("&#34;")
+		case '\r':
+			b.WriteString("&#13;")
+		}
+		s = s[i+1:]
+	}
 }
 
 // fromArticle converts an article file; rel is its path inside the source
@@ -221,23 +465,64 @@ func capDate(t, now time.Time) time.Time {
 }
 
 // contentHash identifies an item's text regardless of case, punctuation and
-// spacing, so syndicated copies of one article hash alike.
+// spacing, so syndicated copies of one article hash alike: it hashes the
+// letters and digits of title and text, lower-cased, with a NUL between
+// them (and for each NUL in them).
 func contentHash(title, text string) string {
 	h := sha256.New()
-	var buf []byte
-	for _, s := range []string{title, "\x00", text} {
-		for _, r := range s {
-			switch {
-			case r == 0:
-				buf = append(buf, 0)
-			case unicode.IsLetter(r) || unicode.IsDigit(r):
-				buf = utf8.AppendRune(buf, unicode.ToLower(r))
-			}
+	var buf [512]byte
+	n := hashLetters(h, buf[:], 0, title)
+	buf[n] = 0
+	n = hashLetters(h, buf[:], n+1, text)
+	h.Write(buf[:n])
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// asciiFold maps an ASCII byte to what contentHash hashes of it: a letter
+// lower-cased, a digit or NUL as it is, anything else to 0xff for nothing.
+var asciiFold = func() (t [utf8.RuneSelf]byte) {
+	for c := range t {
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == 0:
+			t[c] = byte(c)
+		case 'A' <= c && c <= 'Z':
+			t[c] = byte(c) + 'a' - 'A'
+		default:
+			t[c] = 0xff
 		}
-		h.Write(buf)
-		buf = buf[:0]
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return t
+}()
+
+// hashLetters appends the lower-cased letters and digits of s (and its
+// NULs) to buf[:n], writing buf to h whenever it is nearly full, and
+// returns the new n. buf has room for one more byte on return.
+func hashLetters(h hash.Hash, buf []byte, n int, s string) int {
+	for i := 0; i < len(s); {
+		if n > len(buf)-utf8.UTFMax-1 {
+			h.Write(buf[:n])
+			n = 0
+		}
+		if c := s[i]; c < utf8.RuneSelf {
+			if f := asciiFold[c]; f != 0xff {
+				buf[n] = f
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			n += utf8.EncodeRune(buf[n:], unicode.ToLower(r))
+		}
+		i += size
+	}
+	if n > len(buf)-1 {
+		h.Write(buf[:n])
+		n = 0
+	}
+	return n
 }
 
 // trackingParams are query parameters that identify a campaign or a click,
@@ -298,23 +583,84 @@ func resolve(base *url.URL, ref string) string {
 // entities decoded, block elements on their own lines, script and style
 // contents skipped.
 func htmlToText(s string) string {
+	text, _ := htmlTextLead(s, 0, nil)
+	return text
+}
+
+// htmlTextLead is htmlToText(s) and, when n > 0, htmlLead(s, n), both from
+// one pass of the tokenizer: an item's body is read once for its text and
+// the lead that is sanitised. When q is not nil, it also sanitises the
+// lead from the same tokens if it can (then q.whole is set): when the lead
+// is s, or is made of the tokens of s copied as they are, none left out.
+func htmlTextLead(s string, n int, q *quickSanitizer) (text, lead string) {
 	if !strings.ContainsAny(s, "<&") {
-		return cleanText(s)
+		// Plain text: no tag to drop and no entity to decode.
+		if n > 0 {
+			lead = plainLead(s, n)
+		}
+		return cleanText(s), lead
 	}
+	var l leadBuilder
+	leading := n > 0 && len(s) > n/4 // the lead is being built
+	whole := false                   // q sanitises all of s, which is the lead
+	if leading {
+		l.start(n)
+		l.san = q
+	} else if n > 0 {
+		lead = s
+		whole = q != nil
+	}
+	// san: q sanitises the tokens as they come, as long as it can.
+	san := func() bool { return q != nil && (leading || whole) && !q.failed && !q.separate }
 	z := xhtml.NewTokenizer(strings.NewReader(s))
 	var b strings.Builder
+	b.Grow(len(s)) // the text is rarely longer than its markup
 	skip := 0
 	for {
 		tt := z.Next()
 		switch tt {
 		case xhtml.ErrorToken:
-			return cleanText(b.String())
+			if san() && z.Err() != io.EOF {
+				q.failed = true // the policy gives "" for a broken document
+			}
+			if leading {
+				lead = l.finish()
+			}
+			if q != nil && (leading || whole) {
+				q.whole = !q.failed && !q.separate
+			}
+			return cleanText(b.String()), lead
 		case xhtml.TextToken:
+			// The lead copies the raw bytes before Text decodes them in
+			// place.
+			var cut, lt bool
+			if leading {
+				raw := z.Raw()
+				// A '<' that is text (markup cut off by the end of s)
+				// could read otherwise before the end tags the lead
+				// adds.
+				lt = bytes.IndexByte(raw, '<') >= 0
+				cut = l.text(raw)
+			}
+			text := z.Text()
+			if (cut || lt) && san() {
+				q.separate = true // not a token of the lead
+			} else if san() {
+				q.text(text)
+			}
 			if skip == 0 {
-				b.Write(z.Text())
+				b.Write(text)
 			}
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
-			name, _ := z.TagName()
+			name, hasAttr := z.TagName()
+			if leading && tt == xhtml.StartTagToken {
+				l.startTag(name, z.Raw())
+			} else if leading {
+				l.selfClosingTag(z.Raw())
+			}
+			if san() {
+				q.tag(z, tt, name, hasAttr)
+			}
 			switch string(name) {
 			case "script", "style", "noscript", "iframe", "template":
 				// A self-closed <iframe/> has no end tag to wait for:
@@ -323,53 +669,142 @@ func htmlToText(s string) string {
 					skip++
 				}
 			case "br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article":
-				b.WriteString("\n")
+				b.WriteByte('\n')
 			}
 		case xhtml.EndTagToken:
 			name, _ := z.TagName()
+			if leading {
+				l.endTag(name, z.Raw()) // tells l.san
+			} else if san() {
+				q.endTag(name)
+			}
 			switch string(name) {
 			case "script", "style", "noscript", "iframe", "template":
 				if skip > 0 {
 					skip--
 				}
 			case "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article":
-				b.WriteString("\n")
+				b.WriteByte('\n')
+			}
+		case xhtml.CommentToken, xhtml.DoctypeToken:
+			if leading && san() {
+				q.separate = true // left out of the lead
+			}
+			// The policy drops them: nothing to write when whole.
+		}
+		if leading && (l.done || l.b.Len() >= l.n) {
+			lead, leading = l.finish(), false
+			if q != nil {
+				q.whole = !q.failed && !q.separate
 			}
 		}
 	}
 }
 
+// plainLead is htmlLead(s, n) for an s with no '<' and no '&': one text
+// token, cut at a space when it is longer than n.
+func plainLead(s string, n int) string {
+	if len(s) <= n/4 || len(s) <= n {
+		return s
+	}
+	if cut := strings.LastIndexByte(s[:n], ' '); cut > 0 {
+		return strings.TrimRight(s[:cut], " ") + "…"
+	}
+	return "…"
+}
+
 // cleanText drops control characters and invalid UTF-8, folds runs of
-// spaces, and keeps single blank lines between paragraphs.
+// spaces, and keeps single blank lines between paragraphs. Text that is
+// clean already but for spaces at its ends (most titles) comes back as a
+// slice of s, without a copy.
 func cleanText(s string) string {
+	// The output is s[from:copied] while it can be a slice of s; then b
+	// holds it up to s[from], and s[from:copied] is still to be copied.
 	var b strings.Builder
-	b.Grow(len(s))
+	sliced := true
+	from, copied := 0, 0
+	started := false // a character has been kept
 	space, newlines := false, 0
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		if i == copied {
+			// Nothing dropped since the last character kept: printable
+			// ASCII goes as it is, and so does one space between two
+			// such characters.
+			j := i
+			for j < len(s) {
+				if c := s[j]; c > ' ' && c < 0x7f {
+					j++
+				} else if c == ' ' && (j > i || started) && j+1 < len(s) && s[j+1] > ' ' && s[j+1] < 0x7f {
+					j += 2
+				} else {
+					break
+				}
+			}
+			if j > i {
+				started = true
+				i, copied = j, j
+				continue
+			}
+		}
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
 		switch {
 		case r == utf8.RuneError || r == '\uFEFF':
+			i += size
 			continue
 		case r == '\n':
 			newlines++
+			i += size
 			continue
 		case unicode.IsSpace(r):
 			space = true
+			i += size
 			continue
 		case unicode.IsControl(r):
+			i += size
 			continue
 		}
-		if b.Len() > 0 {
-			switch {
-			case newlines > 0:
-				b.WriteString("\n\n")
-			case space:
-				b.WriteByte(' ')
+		switch sep := separator(started, space, newlines); {
+		case !started:
+			from = i
+		case s[copied:i] == sep:
+			// What was dropped is what is to be written: the copy
+			// goes on.
+		default:
+			if sliced {
+				b.Grow(len(s) - from)
+				sliced = false
 			}
+			b.WriteString(s[from:copied])
+			b.WriteString(sep)
+			from = i
 		}
+		started = true
 		space, newlines = false, 0
-		b.WriteRune(r)
+		i += size
+		copied = i
 	}
+	if sliced {
+		return s[from:copied]
+	}
+	b.WriteString(s[from:copied])
 	return b.String()
+}
+
+// separator is what cleanText writes before a character after dropping
+// spaces and line breaks: a blank line for a break, a space for spaces.
+func separator(started, space bool, newlines int) string {
+	switch {
+	case !started:
+		return ""
+	case newlines > 0:
+		return "\n\n"
+	case space:
+		return " "
+	}
+	return ""
 }
 
 // clip cuts s to at most n bytes on a rune boundary.
@@ -443,52 +878,112 @@ func htmlLead(s string, n int) string {
 	if len(s) <= n/4 {
 		return s
 	}
+	if strings.IndexByte(s, '<') < 0 {
+		return plainLead(s, n)
+	}
 	z := xhtml.NewTokenizer(strings.NewReader(s))
-	var b strings.Builder
-	b.Grow(n + 64)
-	var open []string
-loop:
-	for b.Len() < n {
+	var l leadBuilder
+	l.start(n)
+	for !l.done && l.b.Len() < n {
 		switch z.Next() {
 		case xhtml.ErrorToken:
-			break loop
+			return l.finish()
 		case xhtml.TextToken:
-			raw := z.Raw()
-			if room := n - b.Len(); len(raw) > room {
-				// A space never falls inside an entity or a tag.
-				if cut := bytes.LastIndexByte(raw[:room], ' '); cut > 0 {
-					b.Write(bytes.TrimRight(raw[:cut], " "))
-				}
-				b.WriteString("…")
-				break loop
-			}
-			b.Write(raw)
+			l.text(z.Raw())
 		case xhtml.StartTagToken:
 			name, _ := z.TagName()
-			if !voidElement(string(name)) {
-				open = append(open, string(name))
-			}
-			b.Write(z.Raw())
+			l.startTag(name, z.Raw())
 		case xhtml.EndTagToken:
 			name, _ := z.TagName()
-			if i := slices.Index(open, string(name)); i >= 0 {
-				for j := len(open) - 1; j > i; j-- { // close what the source left open inside it
-					b.WriteString("</" + open[j] + ">")
-				}
-				open = open[:i]
-				b.Write(z.Raw())
-				if len(open) == 0 && blockElement(string(name)) && b.Len() >= n/4 {
-					break loop // the first paragraph
-				}
-			}
+			l.endTag(name, z.Raw())
 		case xhtml.SelfClosingTagToken:
-			b.Write(z.Raw())
+			l.selfClosingTag(z.Raw())
 		}
 	}
-	for i := len(open) - 1; i >= 0; i-- {
-		b.WriteString("</" + open[i] + ">")
+	return l.finish()
+}
+
+// leadBuilder builds htmlLead's lead from the tokens of a fragment, fed to
+// it until done or until it holds n bytes.
+type leadBuilder struct {
+	b    strings.Builder
+	n    int
+	open []string // elements open, outermost first
+	done bool     // the lead is complete: no more tokens
+	// san, when not nil, sanitises the tags the lead is given (by the
+	// caller) or makes up (here), and is told of a token left out.
+	san *quickSanitizer
+}
+
+func (l *leadBuilder) start(n int) {
+	l.n = n
+	l.b.Grow(n + 64)
+}
+
+// text adds a text token, and reports whether it had to cut it.
+func (l *leadBuilder) text(raw []byte) (cut bool) {
+	if room := l.n - l.b.Len(); len(raw) > room {
+		// A space never falls inside an entity or a tag.
+		if cut := bytes.LastIndexByte(raw[:room], ' '); cut > 0 {
+			l.b.Write(bytes.TrimRight(raw[:cut], " "))
+		}
+		l.b.WriteString("…")
+		l.done = true
+		return true
 	}
-	return b.String()
+	l.b.Write(raw)
+	return false
+}
+
+func (l *leadBuilder) startTag(name, raw []byte) {
+	if !voidElement(string(name)) {
+		l.open = append(l.open, string(name))
+	}
+	l.b.Write(raw)
+}
+
+func (l *leadBuilder) selfClosingTag(raw []byte) {
+	l.b.Write(raw)
+}
+
+func (l *leadBuilder) endTag(name, raw []byte) {
+	i := slices.Index(l.open, string(name))
+	if i < 0 {
+		if l.san != nil {
+			l.san.separate = true // left out of the lead
+		}
+		return
+	}
+	for j := len(l.open) - 1; j > i; j-- { // close what the source left open inside it
+		l.closeTag(l.open[j])
+	}
+	l.open = l.open[:i]
+	l.b.Write(raw)
+	if l.san != nil && !l.san.failed {
+		l.san.endTag(name)
+	}
+	if len(l.open) == 0 && blockElement(string(name)) && l.b.Len() >= l.n/4 {
+		l.done = true // the first paragraph
+	}
+}
+
+func (l *leadBuilder) closeTag(name string) {
+	l.b.WriteString("</")
+	l.b.WriteString(name)
+	l.b.WriteByte('>')
+	if l.san != nil && !l.san.failed {
+		l.san.endTag([]byte(name))
+	}
+}
+
+// finish closes the elements left open and returns the lead.
+func (l *leadBuilder) finish() string {
+	for i := len(l.open) - 1; i >= 0; i-- {
+		l.closeTag(l.open[i])
+	}
+	l.open = l.open[:0]
+	l.done = true
+	return l.b.String()
 }
 
 // blockElement reports whether an HTML element is a paragraph or another

@@ -144,3 +144,69 @@ func TestHostileFeeds(t *testing.T) {
 		}
 	}
 }
+
+// quickSanitizeCases are HTML fragments for quickSanitize: ordinary feed
+// markup it must handle itself (quick) and markup it must leave to the
+// policy.
+var quickSanitizeCases = []struct {
+	html  string
+	quick bool
+}{
+	{`<p>Plain <em>words</em> &amp; <strong>more</strong></p>`, true},
+	{`<p>See <a href="https://news.example/a?b=1&amp;c=2">this</a> and <a href="/rel/path">that</a>.</p>`, true},
+	{`<P CLASS="x">Upper<BR/>case</P><hr><img src="https://i.example/x.jpg" alt="An &quot;image&quot;">`, true},
+	{"<blockquote><p>\"Quoted\" it's > less\r\n</p></blockquote><!-- comment --><ul><li>a</li></ul>", true},
+	{`<a href="mailto:desk@news.example">mail</a><a href="HTTP://Example.COM/%7Efoo">x</a>`, true},
+	{`<div class="lead" onclick="x()"><span style="color:red">styled</span></div>`, true},
+	{`<A href=0 /><a href="https://x.example/"/>`, true},
+	{`<a href="javascript:alert(1)">x</a>`, false},
+	{`<a href=" http://x.example/ ">spaced</a>`, true}, // the policy trims it
+	{`<a>no href</a>`, false},
+	{`<p>a</p><script>alert(1)</script>`, false},
+	{`<style>p{}</style><p>x</p>`, false},
+	{`<iframe src="https://v.example/"></iframe>`, false},
+	{`<p>a</p></p foo="bar">`, true}, // an end tag has no attributes to the tokenizer
+	{`<custom-el>x</custom-el>`, false},
+	{`<svg onload="alert(1)"/>`, false},
+}
+
+// TestQuickSanitize: quickSanitize takes ordinary markup itself, leaves the
+// rest to the policy, and gives the policy's bytes when it takes it.
+func TestQuickSanitize(t *testing.T) {
+	n := newNormalizer()
+	for _, tc := range quickSanitizeCases {
+		got, ok := n.quickSanitize(tc.html)
+		if want := n.policy.Sanitize(tc.html); ok && got != want {
+			t.Errorf("quickSanitize(%q) = %q, the policy gives %q", tc.html, got, want)
+		}
+		if ok != tc.quick {
+			t.Errorf("quickSanitize(%q) took it: %v, want %v", tc.html, ok, tc.quick)
+		}
+		if msg := unsafeHTML(n.sanitize(tc.html)); msg != "" {
+			t.Errorf("sanitize(%q) = %q: %s", tc.html, n.sanitize(tc.html), msg)
+		}
+	}
+}
+
+// FuzzQuickSanitize checks that the sanitiser's quick paths give the
+// policy's bytes whenever they take the input.
+func FuzzQuickSanitize(f *testing.F) {
+	for _, tc := range quickSanitizeCases {
+		f.Add(tc.html)
+	}
+	more, _ := filepath.Glob(filepath.Join(corpusDir, "wellformed", "sanitize", "*.xml"))
+	for _, file := range more {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(xhtml.UnescapeString(string(b)))
+	}
+	n := newNormalizer()
+	f.Fuzz(func(t *testing.T, s string) {
+		want := n.policy.Sanitize(s)
+		if got := n.sanitize(s); got != want {
+			t.Fatalf("sanitize(%q) = %q, the policy gives %q", s, got, want)
+		}
+	})
+}
