@@ -152,7 +152,7 @@ type IndexEntry struct {
 // item when it has none (an item stored by an older build). It reads in
 // one transaction and stops at the first error fn returns.
 func (db *DB) ForEachIndexEntry(ctx context.Context, since time.Time, fn func(*IndexEntry) error) error {
-	return db.viewTx(func(tx *bolt.Tx) error {
+	return db.scanTx(func(tx *bolt.Tx) error {
 		items, feats, itemFeats := tx.Bucket(bucketItems), tx.Bucket(bucketFeatures), tx.Bucket(bucketItemFeatures)
 		if itemFeats != nil && tx.Bucket(bucketMeta).Get(keyAllFeatures) != nil {
 			// Every item has its features in item_features: read that
