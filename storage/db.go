@@ -686,11 +686,13 @@ func (sv *StoryView) Categories() []string {
 func (db *DB) ForEachItemSince(ctx context.Context, since time.Time, fn func(*Item) error) error {
 	return db.scanTx(func(tx *bolt.Tx) error {
 		items := tx.Bucket(bucketItems)
+		rel := scanRelease{db: db, tx: tx}
 		c := tx.Bucket(bucketItemTime).Cursor()
 		for k, v := c.Seek(timeKey(since, make([]byte, idLen))); k != nil; k, v = c.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			rel.add(len(k) + len(v))
 			if len(v) == 0 { // an item of the old layout
 				if v = items.Get(k[8:]); v == nil {
 					continue

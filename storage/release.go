@@ -19,13 +19,41 @@ import bolt "go.etcd.io/bbolt"
 // (bbolt writes with pwrite), so no page of it is ever dirty.
 func (db *DB) release() {
 	_ = db.viewTx(func(tx *bolt.Tx) error {
-		// A read transaction holds bbolt's map lock: the map cannot be
-		// replaced (and its address change) while it is open. Every page
-		// up to the high-water mark the transaction sees is inside the map.
-		n := tx.Size()
-		if n <= 0 {
-			return nil
-		}
-		return madviseDontNeed(db.bolt.Info().Data, uintptr(n))
+		db.releaseIn(tx)
+		return nil
 	})
+}
+
+// releaseIn gives back the mapped pages from inside transaction tx. An
+// open transaction holds bbolt's map lock: the map cannot be replaced (and
+// its address change) meanwhile, and every page up to the high-water mark
+// the transaction sees is inside it. The transaction's own cursors stay
+// valid: a page they read again faults back in with the same content,
+// since bbolt never overwrites a page that an open transaction can reach.
+func (db *DB) releaseIn(tx *bolt.Tx) {
+	if n := tx.Size(); n > 0 {
+		_ = madviseDontNeed(db.bolt.Info().Data, uintptr(n))
+	}
+}
+
+// scanRelease bounds the mapped pages that a long scan keeps resident: a
+// start-up index rebuild reads every features record (~45 MB for 50,000
+// items), which would otherwise all be resident at the scan's end, on top
+// of the index it built.
+type scanRelease struct {
+	db   *DB
+	tx   *bolt.Tx
+	read int
+}
+
+// scanReleaseEvery is how many bytes of records a scan reads between two
+// releases.
+const scanReleaseEvery = 4 << 20
+
+// add counts n bytes read, and releases the pages once enough were.
+func (r *scanRelease) add(n int) {
+	if r.read += n; r.read >= scanReleaseEvery {
+		r.db.releaseIn(r.tx)
+		r.read = 0
+	}
 }

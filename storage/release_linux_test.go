@@ -104,3 +104,38 @@ func TestMappedPagesReleased(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A long scan gives back the pages it read as it goes: what it keeps
+// resident stays far below what it reads.
+func TestScanReleasesAsItGoes(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.OpenTemp(t)
+	const n = 4000
+	for b := range 8 {
+		var batch storage.Batch
+		for i := range n / 8 {
+			it := item("F", fmt.Sprintf("g%d-%d", b, i), "", t0.Add(time.Duration(b*n+i)*time.Second))
+			it.Text = strings.Repeat(fmt.Sprintf("text of %d %d. ", b, i), 200) // ~3 KB
+			batch.Items = append(batch.Items, it)
+		}
+		if err := db.Commit(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read, peak, seen := 0, 0, 0
+	if err := db.ForEachItemSince(ctx, t0, func(it *storage.Item) error {
+		read += len(it.Text)
+		if seen++; seen%250 == 0 {
+			peak = max(peak, mappedKB(t, db.Path()))
+		}
+		return nil
+	}); err != nil || seen != n {
+		t.Fatalf("scan: %d of %d items, %v", seen, n, err)
+	}
+	if read < 10<<20 {
+		t.Fatalf("the scan read only %d bytes: too few to test", read)
+	}
+	if peak > 6<<10 {
+		t.Errorf("a scan of %d MiB kept up to %d KiB of the map resident, want at most 6 MiB", read>>20, peak)
+	}
+}
