@@ -138,8 +138,16 @@ func (db *DB) viewTx(fn func(*bolt.Tx) error) (err error) {
 }
 
 func (db *DB) updateTx(fn func(*bolt.Tx) error) (err error) {
+	defer db.release()
 	defer db.damaged(&err)
 	return db.bolt.Update(fn)
+}
+
+// scanTx is viewTx for a transaction that reads a whole bucket or more:
+// the pages it read leave the resident set when it ends (see release).
+func (db *DB) scanTx(fn func(*bolt.Tx) error) (err error) {
+	defer db.release()
+	return db.viewTx(fn)
 }
 
 // damaged, deferred, converts a panic raised in bbolt into ErrDamaged in
@@ -676,13 +684,15 @@ func (sv *StoryView) Categories() []string {
 // ForEachItemSince calls fn for every item first seen at or after since, in
 // first-seen order. It stops at the first error fn returns.
 func (db *DB) ForEachItemSince(ctx context.Context, since time.Time, fn func(*Item) error) error {
-	return db.viewTx(func(tx *bolt.Tx) error {
+	return db.scanTx(func(tx *bolt.Tx) error {
 		items := tx.Bucket(bucketItems)
+		rel := scanRelease{db: db, tx: tx}
 		c := tx.Bucket(bucketItemTime).Cursor()
 		for k, v := c.Seek(timeKey(since, make([]byte, idLen))); k != nil; k, v = c.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			rel.add(len(k) + len(v))
 			if len(v) == 0 { // an item of the old layout
 				if v = items.Get(k[8:]); v == nil {
 					continue
@@ -738,7 +748,7 @@ type Counts struct {
 // Count returns the number of items, stories and sources.
 func (db *DB) Count() (Counts, error) {
 	var c Counts
-	err := db.viewTx(func(tx *bolt.Tx) error {
+	err := db.scanTx(func(tx *bolt.Tx) error {
 		c.Items = tx.Bucket(bucketItems).Stats().KeyN
 		c.Stories = tx.Bucket(bucketStories).Stats().KeyN
 		c.Sources = tx.Bucket(bucketSources).Stats().KeyN
@@ -753,7 +763,7 @@ func (db *DB) Count() (Counts, error) {
 // It returns every problem found, joined.
 func (db *DB) Check() error {
 	var errs []error
-	err := db.viewTx(func(tx *bolt.Tx) error {
+	err := db.scanTx(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			errs = append(errs, err)
 		}

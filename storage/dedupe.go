@@ -152,13 +152,14 @@ type IndexEntry struct {
 // item when it has none (an item stored by an older build). It reads in
 // one transaction and stops at the first error fn returns.
 func (db *DB) ForEachIndexEntry(ctx context.Context, since time.Time, fn func(*IndexEntry) error) error {
-	return db.viewTx(func(tx *bolt.Tx) error {
+	return db.scanTx(func(tx *bolt.Tx) error {
 		items, feats, itemFeats := tx.Bucket(bucketItems), tx.Bucket(bucketFeatures), tx.Bucket(bucketItemFeatures)
 		if itemFeats != nil && tx.Bucket(bucketMeta).Get(keyAllFeatures) != nil {
 			// Every item has its features in item_features: read that
 			// bucket alone, not the item records beside item_time's keys.
-			return eachFeatures(ctx, itemFeats, since, fn)
+			return eachFeatures(ctx, itemFeats, since, &scanRelease{db: db, tx: tx}, fn)
 		}
+		rel := scanRelease{db: db, tx: tx}
 		c := tx.Bucket(bucketItemTime).Cursor()
 		var e IndexEntry
 		k, rec := c.First()
@@ -172,6 +173,7 @@ func (db *DB) ForEachIndexEntry(ctx context.Context, since time.Time, fn func(*I
 			if len(k) != 8+idLen {
 				return fmt.Errorf("%w: item_time key of %d bytes", ErrCorrupt, len(k))
 			}
+			rel.add(len(k) + len(rec))
 			id := k[8:]
 			e = IndexEntry{ID: fmt.Sprintf("%x", id), FirstSeen: time.Unix(0, int64(beUint64(k))).UTC()}
 			var v []byte
@@ -211,8 +213,8 @@ func (db *DB) ForEachIndexEntry(ctx context.Context, since time.Time, fn func(*I
 var keyAllFeatures = []byte("all_features")
 
 // eachFeatures calls fn for every features record of item_features from
-// since on, in first-seen order.
-func eachFeatures(ctx context.Context, b *bolt.Bucket, since time.Time, fn func(*IndexEntry) error) error {
+// since on, in first-seen order, releasing the pages read as it goes.
+func eachFeatures(ctx context.Context, b *bolt.Bucket, since time.Time, rel *scanRelease, fn func(*IndexEntry) error) error {
 	c := b.Cursor()
 	k, v := c.First()
 	if since.After(time.Unix(0, 0)) {
@@ -226,6 +228,7 @@ func eachFeatures(ctx context.Context, b *bolt.Bucket, since time.Time, fn func(
 		if len(k) != 8+idLen || len(v) <= idLen {
 			return fmt.Errorf("%w: item_features entry %x of %d bytes", ErrCorrupt, k, len(v))
 		}
+		rel.add(len(k) + len(v))
 		e = IndexEntry{ID: fmt.Sprintf("%x", k[8:]), FirstSeen: time.Unix(0, int64(beUint64(k))).UTC(),
 			Story: fmt.Sprintf("%x", v[:idLen]), Features: v[idLen:]}
 		if err := fn(&e); err != nil {

@@ -36,7 +36,7 @@ func (db *DB) Ping() error {
 // database file that Open accepts.
 func (db *DB) WriteTo(w io.Writer) (int64, error) {
 	var n int64
-	err := db.viewTx(func(tx *bolt.Tx) error {
+	err := db.scanTx(func(tx *bolt.Tx) error {
 		var err error
 		n, err = tx.WriteTo(w)
 		return err

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -172,8 +173,8 @@ func dbStats(w io.Writer, path string) error {
 	return nil
 }
 
-// profilePoll runs what `storyfeed poll` runs, under the CPU profiler, and
-// writes a heap profile at the end.
+// profilePoll runs what `storyfeed poll` runs (with its memory limit), under
+// the CPU profiler, and writes a heap profile at the heap's peak.
 func profilePoll(w io.Writer, cfgPath, cpuPath, memPath string) error {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
@@ -187,6 +188,9 @@ func profilePoll(w io.Writer, cfgPath, cpuPath, memPath string) error {
 	svc, err := aggregator.New(cfg, aggregator.Deps{Store: db})
 	if err != nil {
 		return err
+	}
+	if cfg.Poll.MemoryLimit > 0 { // as storyfeed poll does
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.Poll.MemoryLimit))
 	}
 	cpu, err := os.Create(cpuPath)
 	if err != nil {
