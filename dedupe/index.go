@@ -613,7 +613,17 @@ func (x *Index) similar(q *query) []*candidate {
 			}
 		}
 	}
-	for _, i := range look[:min(len(look), queryTerms)] {
+	look = look[:min(len(look), queryTerms)]
+	// The tails of the posting lists, as touch does for the candidates.
+	var seen int32
+	for _, i := range look {
+		post := x.terms[q.terms[i].id].post
+		for j := max(0, len(post)-postingsTail); j < len(post); j += 16 {
+			seen += post[j]
+		}
+	}
+	x.touched += uint32(seen)
+	for _, i := range look {
 		t := q.terms[i]
 		post := x.terms[t.id].post
 		w := t.lead
@@ -643,8 +653,8 @@ func (x *Index) similar(q *query) []*candidate {
 		return hs
 	}
 	for _, i := range acc.used {
-		s, w := acc.keys[i], acc.vals[i]
-		acc.keys[i], acc.vals[i] = 0, 0
+		s, w := acc.slots[i].seq, acc.slots[i].w
+		acc.slots[i] = accSlot{}
 		// Most docs are weaker than the weakest kept: test that in line.
 		if w >= selectiveBonus {
 			if h := (hit{s, w}); len(sel) < selectiveCands || weaker(sel[0], h) {
@@ -722,9 +732,14 @@ func (x *Index) similar(q *query) []*candidate {
 // table by sequence number, which stays in cache whatever the size of the
 // window. It holds at most queryTerms*postingsTail docs, half its slots.
 type accMap struct {
-	keys []int32 // sequence number; 0 when the slot is empty
-	vals []float64
-	used []int32 // occupied slots, in the order they were filled
+	slots []accSlot
+	used  []int32 // occupied slots, in the order they were filled
+}
+
+// accSlot is a doc's summed weight: key and value in one cache line.
+type accSlot struct {
+	seq int32 // 0 when the slot is empty
+	w   float64
 }
 
 const accBits = 11
@@ -733,17 +748,17 @@ const accBits = 11
 const _ = uint(1<<accBits - 2*queryTerms*postingsTail)
 
 func (m *accMap) add(seq int32, w float64) {
-	if m.keys == nil {
-		m.keys, m.vals = make([]int32, 1<<accBits), make([]float64, 1<<accBits)
+	if m.slots == nil {
+		m.slots = make([]accSlot, 1<<accBits)
 	}
 	i := uint32(seq) * 0x9E3779B1 >> (32 - accBits) // Fibonacci hashing
 	for {
-		switch m.keys[i] {
+		switch sl := &m.slots[i]; sl.seq {
 		case seq:
-			m.vals[i] += w
+			sl.w += w
 			return
 		case 0:
-			m.keys[i], m.vals[i] = seq, w
+			*sl = accSlot{seq, w}
 			m.used = append(m.used, int32(i))
 			return
 		}
