@@ -812,7 +812,7 @@ func siftDown(h []hit, i int) {
 	}
 }
 
-// touch reads the candidates' docs, then their terms and the terms'
+// touch reads the candidates' docs and stories, then their terms and the terms'
 // statistics, in passes of loads that do not depend on one another. With a
 // large window most of them miss the cache; so their misses overlap,
 // rather than each candidate's waiting for the previous one's to be
@@ -820,15 +820,23 @@ func siftDown(h []hit, i int) {
 func (x *Index) touch(hs []hit) {
 	var sum uint32
 	for _, h := range hs {
-		sum += uint32(x.doc(h.seq).n)
+		if x.tags[h.seq-x.base]&tagDocLong != 0 { // the others are not scored
+			sum += uint32(x.doc(h.seq).n) + uint32(x.storyOf(h.seq).long)
+		}
 	}
 	for _, h := range hs {
+		if x.tags[h.seq-x.base]&tagDocLong == 0 {
+			continue
+		}
 		d := x.doc(h.seq).data
 		for j := 0; j < len(d); j += 16 { // a 64-byte cache line
 			sum += d[j]
 		}
 	}
 	for _, h := range hs {
+		if x.tags[h.seq-x.base]&tagDocLong == 0 {
+			continue
+		}
 		e := x.doc(h.seq)
 		for _, k := range e.data[:e.n] {
 			id := k & termIDMask
