@@ -613,7 +613,17 @@ func (x *Index) similar(q *query) []*candidate {
 			}
 		}
 	}
-	for _, i := range look[:min(len(look), queryTerms)] {
+	look = look[:min(len(look), queryTerms)]
+	// The tails of the posting lists, as touch does for the candidates.
+	var seen int32
+	for _, i := range look {
+		post := x.terms[q.terms[i].id].post
+		for j := max(0, len(post)-postingsTail); j < len(post); j += 16 {
+			seen += post[j]
+		}
+	}
+	x.touched += uint32(seen)
+	for _, i := range look {
 		t := q.terms[i]
 		post := x.terms[t.id].post
 		w := t.lead
@@ -643,8 +653,8 @@ func (x *Index) similar(q *query) []*candidate {
 		return hs
 	}
 	for _, i := range acc.used {
-		s, w := acc.keys[i], acc.vals[i]
-		acc.keys[i], acc.vals[i] = 0, 0
+		s, w := acc.slots[i].seq, acc.slots[i].w
+		acc.slots[i] = accSlot{}
 		// Most docs are weaker than the weakest kept: test that in line.
 		if w >= selectiveBonus {
 			if h := (hit{s, w}); len(sel) < selectiveCands || weaker(sel[0], h) {
@@ -722,9 +732,14 @@ func (x *Index) similar(q *query) []*candidate {
 // table by sequence number, which stays in cache whatever the size of the
 // window. It holds at most queryTerms*postingsTail docs, half its slots.
 type accMap struct {
-	keys []int32 // sequence number; 0 when the slot is empty
-	vals []float64
-	used []int32 // occupied slots, in the order they were filled
+	slots []accSlot
+	used  []int32 // occupied slots, in the order they were filled
+}
+
+// accSlot is a doc's summed weight: key and value in one cache line.
+type accSlot struct {
+	seq int32 // 0 when the slot is empty
+	w   float64
 }
 
 const accBits = 11
@@ -733,17 +748,17 @@ const accBits = 11
 const _ = uint(1<<accBits - 2*queryTerms*postingsTail)
 
 func (m *accMap) add(seq int32, w float64) {
-	if m.keys == nil {
-		m.keys, m.vals = make([]int32, 1<<accBits), make([]float64, 1<<accBits)
+	if m.slots == nil {
+		m.slots = make([]accSlot, 1<<accBits)
 	}
 	i := uint32(seq) * 0x9E3779B1 >> (32 - accBits) // Fibonacci hashing
 	for {
-		switch m.keys[i] {
+		switch sl := &m.slots[i]; sl.seq {
 		case seq:
-			m.vals[i] += w
+			sl.w += w
 			return
 		case 0:
-			m.keys[i], m.vals[i] = seq, w
+			*sl = accSlot{seq, w}
 			m.used = append(m.used, int32(i))
 			return
 		}
@@ -797,7 +812,7 @@ func siftDown(h []hit, i int) {
 	}
 }
 
-// touch reads the candidates' docs, then their terms and the terms'
+// touch reads the candidates' docs and stories, then their terms and the terms'
 // statistics, in passes of loads that do not depend on one another. With a
 // large window most of them miss the cache; so their misses overlap,
 // rather than each candidate's waiting for the previous one's to be
@@ -805,15 +820,23 @@ func siftDown(h []hit, i int) {
 func (x *Index) touch(hs []hit) {
 	var sum uint32
 	for _, h := range hs {
-		sum += uint32(x.doc(h.seq).n)
+		if x.tags[h.seq-x.base]&tagDocLong != 0 { // the others are not scored
+			sum += uint32(x.doc(h.seq).n) + uint32(x.storyOf(h.seq).long)
+		}
 	}
 	for _, h := range hs {
+		if x.tags[h.seq-x.base]&tagDocLong == 0 {
+			continue
+		}
 		d := x.doc(h.seq).data
 		for j := 0; j < len(d); j += 16 { // a 64-byte cache line
 			sum += d[j]
 		}
 	}
 	for _, h := range hs {
+		if x.tags[h.seq-x.base]&tagDocLong == 0 {
+			continue
+		}
 		e := x.doc(h.seq)
 		for _, k := range e.data[:e.n] {
 			id := k & termIDMask
