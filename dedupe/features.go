@@ -206,7 +206,7 @@ func Extract(d *Doc) Features {
 	f.Terms = make([]Term, len(order))
 	for i, k := range order {
 		r := &top[k&wordIndex]
-		f.Terms[i] = Term{Text: string(tz.word(r.id)), Lead: r.lead, Flat: r.flat, Title: r.title, Entity: r.entity}
+		f.Terms[i] = Term{Text: tz.text(r.id), Lead: r.lead, Flat: r.flat, Title: r.title, Entity: r.entity}
 	}
 	if f.Long {
 		f.Sim = simhash(tz, body)
