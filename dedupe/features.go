@@ -112,12 +112,17 @@ var extractors = sync.Pool{New: func() any { return new(extractor) }}
 
 // Extract computes the features of d.
 func Extract(d *Doc) Features {
+	ex := extractors.Get().(*extractor)
+	defer extractors.Put(ex)
+	return ex.extract(d)
+}
+
+// extract is Extract with ex's scratch space.
+func (ex *extractor) extract(d *Doc) Features {
 	f := Features{ID: d.ID, URL: hash64(d.URL), Hash: hash64(d.Hash), Time: d.Time}
 	if !d.Time.IsZero() {
 		f.Time = d.Time.UTC()
 	}
-	ex := extractors.Get().(*extractor)
-	defer extractors.Put(ex)
 	drop := ex.outletWords(d.Outlet)
 	title := cleanTitle(d.Title, drop)
 	tz := &ex.tz
