@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -132,4 +133,31 @@ func TestExtractorStateDoesNotLeak(t *testing.T) {
 	if flushes < 2 {
 		t.Errorf("the tables started again %d times, want the test to make them fill up", flushes)
 	}
+}
+
+// fuzzEx is the extractor FuzzExtractorState keeps across its inputs.
+var fuzzEx struct {
+	sync.Mutex
+	extractor
+}
+
+// FuzzExtractorState is TestExtractorStateDoesNotLeak on arbitrary docs:
+// one extractor sees every input in turn, and must give what a new one
+// gives.
+func FuzzExtractorState(f *testing.F) {
+	f.Add("US envoy heads to Moscow - CRBC News", "Witkoff flew to Moscow. Steve Witkoff's talks (19.3%) ended.", "CRBC News")
+	f.Add("Zelenskiy meets envoys", "Zelenskiy  met U.S.-led envoys in Kyiv’s centre; “no deal”, said Zelensky.\nRelated\nmore", "")
+	f.Add("", "\xff\xfeÉLYSÉE \u212a 1,000.5 rock'n'roll", "Élysée")
+	f.Fuzz(func(t *testing.T, title, text, outlet string) {
+		d := Doc{ID: "x", Title: title, Text: text, Outlet: outlet}
+		fuzzEx.Lock()
+		got := fuzzEx.extract(&d)
+		fuzzEx.Unlock()
+		want := new(extractor).extract(&d)
+		gb, _ := got.MarshalBinary()
+		wb, _ := want.MarshalBinary()
+		if !bytes.Equal(gb, wb) {
+			t.Fatalf("a long-lived extractor gives\n%+v\na new one\n%+v", got, want)
+		}
+	})
 }
