@@ -232,7 +232,7 @@ func (ex *extractor) ln(x float64) float64 {
 }
 
 // lnMemoBits sizes an extractor's memo of ln.
-const lnMemoBits = 8
+const lnMemoBits = 10
 
 type lnMemo struct {
 	x  uint64 // the argument's bits
