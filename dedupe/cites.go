@@ -319,7 +319,19 @@ func appendCiteWords(out []citeWord, text string) []citeWord {
 // trimWord trims a field of everything but letters, digits and '&' at
 // both ends.
 func trimWord(f string) string {
-	return strings.TrimFunc(f, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '&' })
+	// ASCII ends are trimmed here; a rune of more bytes at an end goes
+	// to the general trim.
+	i, j := 0, len(f)
+	for i < j && f[i] < utf8.RuneSelf && !wordByte[f[i]] && f[i] != '&' {
+		i++
+	}
+	for j > i && f[j-1] < utf8.RuneSelf && !wordByte[f[j-1]] && f[j-1] != '&' {
+		j--
+	}
+	if i < j && (f[i] >= utf8.RuneSelf || f[j-1] >= utf8.RuneSelf) {
+		return strings.TrimFunc(f[i:j], func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '&' })
+	}
+	return f[i:j]
 }
 
 // outletAt reads a capitalised name starting at words[i], skipping "a",

@@ -112,12 +112,17 @@ var extractors = sync.Pool{New: func() any { return new(extractor) }}
 
 // Extract computes the features of d.
 func Extract(d *Doc) Features {
+	ex := extractors.Get().(*extractor)
+	defer extractors.Put(ex)
+	return ex.extract(d)
+}
+
+// extract is Extract with ex's scratch space.
+func (ex *extractor) extract(d *Doc) Features {
 	f := Features{ID: d.ID, URL: hash64(d.URL), Hash: hash64(d.Hash), Time: d.Time}
 	if !d.Time.IsZero() {
 		f.Time = d.Time.UTC()
 	}
-	ex := extractors.Get().(*extractor)
-	defer extractors.Put(ex)
 	drop := ex.outletWords(d.Outlet)
 	title := cleanTitle(d.Title, drop)
 	tz := &ex.tz
@@ -206,7 +211,7 @@ func Extract(d *Doc) Features {
 	f.Terms = make([]Term, len(order))
 	for i, k := range order {
 		r := &top[k&wordIndex]
-		f.Terms[i] = Term{Text: string(tz.word(r.id)), Lead: r.lead, Flat: r.flat, Title: r.title, Entity: r.entity}
+		f.Terms[i] = Term{Text: tz.text(r.id), Lead: r.lead, Flat: r.flat, Title: r.title, Entity: r.entity}
 	}
 	if f.Long {
 		f.Sim = simhash(tz, body)
@@ -227,7 +232,7 @@ func (ex *extractor) ln(x float64) float64 {
 }
 
 // lnMemoBits sizes an extractor's memo of ln.
-const lnMemoBits = 8
+const lnMemoBits = 10
 
 type lnMemo struct {
 	x  uint64 // the argument's bits

@@ -78,6 +78,7 @@ type word struct {
 	off, end int32  // arena[off:end]
 	hash     uint64 // FNV-1a of the bytes
 	kind     uint8  // wordStop, wordGeneric
+	text     string // the bytes as a string, once a doc keeps the word as a term
 	// In doc gen, the word's doc ID is id; dropGen == gen when it is a
 	// word of the doc's outlet.
 	gen, dropGen uint32
@@ -100,11 +101,11 @@ const (
 )
 
 // The bounds of a tokenizer's tables: past them it starts again at the
-// next doc. 16k words hold most of what news text uses.
+// next doc: 8k words hold most of what news text uses, in about 1 MB.
 const (
-	maxWords     = 1 << 14
-	maxArena     = 1 << 18
-	maxSpellings = 1 << 14
+	maxWords     = 1 << 13
+	maxArena     = 1 << 17
+	maxSpellings = 1 << 13
 )
 
 // reset starts a doc whose outlet's words are drop.
@@ -134,6 +135,16 @@ func (tz *tokenizer) entry(id int32) *word { return &tz.words[tz.doc[id]] }
 func (tz *tokenizer) word(id int32) []byte {
 	w := &tz.words[tz.doc[id]]
 	return tz.arena[w.off:w.end]
+}
+
+// text returns the doc's word id as a string. A word kept as a term by
+// many docs is made a string once: the docs' features share it.
+func (tz *tokenizer) text(id int32) string {
+	w := &tz.words[tz.doc[id]]
+	if w.text == "" {
+		w.text = string(tz.arena[w.off:w.end])
+	}
+	return w.text
 }
 
 // dropped reports whether the doc's word id does not count: a stopword

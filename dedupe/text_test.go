@@ -1,7 +1,11 @@
 package dedupe
 
 import (
+	"bytes"
+	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -94,4 +98,66 @@ func TestLn(t *testing.T) {
 	if ln(1) != 0 {
 		t.Errorf("ln(1) = %g, want 0", ln(1))
 	}
+}
+
+// What an extractor keeps from doc to doc (its vocabulary, spellings,
+// outlets and ln memo) changes no doc's features, also when its tables
+// fill up and start again: a long-lived extractor gives what a new one
+// gives, doc by doc.
+func TestExtractorStateDoesNotLeak(t *testing.T) {
+	var long extractor
+	outlets := []string{"", "Harbour Ledger", "Gulf Coast Herald - World", "CNN"}
+	flushes := 0
+	for i := range 3000 {
+		// Each doc brings new words and spellings (8 a sentence), so the
+		// tables reach their bounds several times.
+		var b strings.Builder
+		for s := range 6 {
+			fmt.Fprintf(&b, "The Envoy%d met officials in Kyiv%d on day %d, said reports-%d. ", i, s, i%40, i*7+s)
+			fmt.Fprintf(&b, "Talks with Stephen%d's team stalled; prices rose %d.%d%%, unlike%d in Zürich. ", i%300, i%9, s, i)
+		}
+		d := Doc{ID: fmt.Sprint(i), Outlet: outlets[i%len(outlets)], Title: fmt.Sprintf("Envoy%d in Kyiv - %s", i%500, outlets[i%len(outlets)]),
+			Text: b.String()}
+		before := len(long.tz.words)
+		got := long.extract(&d)
+		if len(long.tz.words) < before {
+			flushes++
+		}
+		want := new(extractor).extract(&d)
+		gb, _ := got.MarshalBinary()
+		wb, _ := want.MarshalBinary()
+		if !bytes.Equal(gb, wb) {
+			t.Fatalf("doc %d: a long-lived extractor gives\n%+v\na new one\n%+v", i, got, want)
+		}
+	}
+	if flushes < 2 {
+		t.Errorf("the tables started again %d times, want the test to make them fill up", flushes)
+	}
+}
+
+// fuzzEx is the extractor FuzzExtractorState keeps across its inputs.
+var fuzzEx struct {
+	sync.Mutex
+	extractor
+}
+
+// FuzzExtractorState is TestExtractorStateDoesNotLeak on arbitrary docs:
+// one extractor sees every input in turn, and must give what a new one
+// gives.
+func FuzzExtractorState(f *testing.F) {
+	f.Add("US envoy heads to Moscow - CRBC News", "Witkoff flew to Moscow. Steve Witkoff's talks (19.3%) ended.", "CRBC News")
+	f.Add("Zelenskiy meets envoys", "Zelenskiy  met U.S.-led envoys in Kyiv’s centre; “no deal”, said Zelensky.\nRelated\nmore", "")
+	f.Add("", "\xff\xfeÉLYSÉE \u212a 1,000.5 rock'n'roll", "Élysée")
+	f.Fuzz(func(t *testing.T, title, text, outlet string) {
+		d := Doc{ID: "x", Title: title, Text: text, Outlet: outlet}
+		fuzzEx.Lock()
+		got := fuzzEx.extract(&d)
+		fuzzEx.Unlock()
+		want := new(extractor).extract(&d)
+		gb, _ := got.MarshalBinary()
+		wb, _ := want.MarshalBinary()
+		if !bytes.Equal(gb, wb) {
+			t.Fatalf("a long-lived extractor gives\n%+v\na new one\n%+v", got, want)
+		}
+	})
 }
