@@ -76,3 +76,37 @@ func TestUnchangedCycleBuildsNoIndex(t *testing.T) {
 		t.Fatalf("changed poll: %+v, %d index builds; want 1 new item, a second build", c, st.rebuilds.Load())
 	}
 }
+
+// A server that sends no validators: the same bytes are recognised by
+// their hash and not parsed again; a change of one byte is parsed.
+func TestSameBodyWithoutValidatorsIsNotParsed(t *testing.T) {
+	var body atomic.Value
+	body.Store(rss)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(body.Load().(string)))
+	}))
+	defer srv.Close()
+	db := storagetest.OpenTemp(t)
+	clk := newClock()
+	svc := newService(t, db, clk, config.Source{Name: "Wire", URL: srv.URL + "/feed"})
+	poll := func() aggregator.Cycle {
+		t.Helper()
+		c, err := svc.PollOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Hour)
+		return c
+	}
+	if c := poll(); c.OK != 1 || c.ItemsNew != 2 {
+		t.Fatalf("first poll: %+v; want 1 ok, 2 new items", c)
+	}
+	if c := poll(); c.NotModified != 1 || c.OK != 0 {
+		t.Fatalf("same bytes again: %+v; want it unchanged, not parsed", c)
+	}
+	// Punctuation only: not the same bytes, so parsed (and nothing new).
+	body.Store(strings.Replace(rss, "</title>", "!</title>", 1))
+	if c := poll(); c.OK != 1 || c.NotModified != 0 {
+		t.Fatalf("changed bytes: %+v; want the body parsed", c)
+	}
+}

@@ -3,6 +3,8 @@ package aggregator
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -270,7 +272,7 @@ func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched
 		f.unchanged = true
 		return
 	}
-	hash := contentHash("", string(res.Body))
+	hash := bodyHash(res.Body)
 	if hash == f.state.BodyHash {
 		f.unchanged = true // a server without validators sent the same bytes
 		return
@@ -288,6 +290,18 @@ func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched
 	}
 	base, _ := url.Parse(res.URL)
 	f.items = s.feedItems(f.src, base, feed, now)
+}
+
+// bodyHash identifies the bytes of a feed body, for servers that send no
+// validators: the same hash means nothing to parse. It hashes the bytes as
+// they are, without copying them or normalising their text (which cost a
+// copy and a second buffer of every body, ~7% of a cold poll's
+// allocations). A hash stored by an older build, which normalised, does
+// not match: the source is parsed once more and its unchanged items are
+// dropped as usual.
+func bodyHash(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:16])
 }
 
 // feedItems normalizes the items of one feed. A GUID that repeats within

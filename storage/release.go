@@ -12,11 +12,15 @@ import bolt "go.etcd.io/bbolt"
 // but it does so only under memory pressure, and until then they count
 // against the daemon's memory.
 //
+// A read fault maps more than the page read: Linux maps the cached pages
+// around it too (fault-around, 64 KiB by default, MADV_RANDOM or not), so
+// each random leaf a transaction reads can cost 64 KiB of RSS.
+//
 // release gives them back after every read-write transaction and after
 // the scans that read a whole bucket: the pages stay in the page cache,
-// so the next transaction that needs one takes a minor fault (well under a
-// microsecond), not a disk read. Nothing is lost: the map is read-only
-// (bbolt writes with pwrite), so no page of it is ever dirty.
+// so the next transaction that needs one takes a minor fault, not a disk
+// read. Nothing is lost: the map is read-only (bbolt writes with pwrite),
+// so no page of it is ever dirty.
 func (db *DB) release() {
 	_ = db.viewTx(func(tx *bolt.Tx) error {
 		db.releaseIn(tx)

@@ -117,7 +117,7 @@ func Default() Config {
 			ConnectTimeout: 10 * time.Second,
 			Timeout:        30 * time.Second,
 			MaxBodySize:    10 << 20,
-			MemoryLimit:    96 << 20,
+			MemoryLimit:    80 << 20,
 		},
 		Dedupe: Dedupe{
 			Window:   72 * time.Hour,

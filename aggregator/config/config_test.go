@@ -244,7 +244,7 @@ func TestMemoryLimit(t *testing.T) {
 		want int64
 		bad  bool
 	}{
-		{"", 96 << 20, false},
+		{"", 80 << 20, false},
 		{"[poll]\nmemory_limit = 0\n", 0, false},
 		{"[poll]\nmemory_limit = 268435456\n", 256 << 20, false},
 		{"[poll]\nmemory_limit = 1000\n", 0, true},
