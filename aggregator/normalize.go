@@ -498,16 +498,20 @@ var asciiFold = func() (t [utf8.RuneSelf]byte) {
 // returns the new n. buf has room for one more byte on return.
 func hashLetters(h hash.Hash, buf []byte, n int, s string) int {
 	for i := 0; i < len(s); {
-		if n > len(buf)-utf8.UTFMax-1 {
+		if n >= len(buf)-utf8.UTFMax-1 {
 			h.Write(buf[:n])
 			n = 0
 		}
-		if c := s[i]; c < utf8.RuneSelf {
-			if f := asciiFold[c]; f != 0xff {
-				buf[n] = f
-				n++
+		if s[i] < utf8.RuneSelf {
+			// A run of ASCII, as long as buf has room for it.
+			end := min(len(s), i+len(buf)-utf8.UTFMax-1-n)
+			for ; i < end && s[i] < utf8.RuneSelf; i++ {
+				f := asciiFold[s[i]]
+				buf[n] = f // overwritten next when it is nothing (0xff)
+				if f != 0xff {
+					n++
+				}
 			}
-			i++
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
