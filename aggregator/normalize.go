@@ -37,7 +37,7 @@ type normalizer struct {
 	policy *bluemonday.Policy
 	// kept holds the elements of quickElements that the policy keeps:
 	// their end tag is kept as it is, and so are their start and
-	// self-closing tags without attributes when keptBare says so.
+	// self-closing tags without attributes when their keptTag says so.
 	kept map[string]keptTag
 }
 
@@ -299,11 +299,12 @@ func (q *quickSanitizer) endTag(name []byte) {
 }
 
 // writeLink writes the tag <a href="URL"> (or <a href="URL"/>), given its
-// first attribute and whether it has more, when it has no other attribute, as the policy of newNormalizer writes it, and reports
-// whether it did. The policy requires a URL that parses, has no space or
-// tab or line break once trimmed, and is relative or of a scheme it allows
-// (http, https and mailto, with no further test); it writes the URL as
-// net/url does, escaped. Anything else is left to the policy.
+// first attribute and whether it has more, as the policy of newNormalizer
+// writes it, and reports whether it did. The policy requires a URL that
+// parses, has no space, tab or line break once trimmed, and is relative or
+// of a scheme it allows (http, https and mailto, with no further test); it
+// writes the URL as net/url does, escaped. Anything else (another
+// attribute, another scheme, a space) is left to the policy.
 func writeLink(b *strings.Builder, key, val []byte, more, selfClosing bool) bool {
 	if more || string(key) != "href" || len(val) == 0 {
 		return false
