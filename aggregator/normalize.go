@@ -553,6 +553,14 @@ func Canonical(raw string) string {
 	if p := u.Port(); p != "" && p != "80" && p != "443" {
 		host += ":" + p
 	}
+	path := u.EscapedPath()
+	if path == "/" {
+		path = ""
+	}
+	out := host + path
+	if u.RawQuery == "" {
+		return out // most links: no query to parse
+	}
 	q := u.Query()
 	for k := range q {
 		lk := strings.ToLower(k)
@@ -560,11 +568,6 @@ func Canonical(raw string) string {
 			q.Del(k)
 		}
 	}
-	path := u.EscapedPath()
-	if path == "/" {
-		path = ""
-	}
-	out := host + path
 	if enc := q.Encode(); enc != "" { // Encode sorts by key
 		out += "?" + enc
 	}
