@@ -37,7 +37,7 @@ type normalizer struct {
 	policy *bluemonday.Policy
 	// kept holds the elements of quickElements that the policy keeps:
 	// their end tag is kept as it is, and so are their start and
-	// self-closing tags without attributes when keptBare says so.
+	// self-closing tags without attributes when their keptTag says so.
 	kept map[string]keptTag
 }
 
@@ -227,11 +227,9 @@ func (n *normalizer) quickSanitize(s string) (out string, ok bool) {
 		case xhtml.TextToken:
 			q.text(z.Text())
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
-			name, hasAttr := z.TagName()
-			q.tag(z, tt, name, hasAttr)
+			q.tag(z, tt, tagName(z, tt))
 		case xhtml.EndTagToken:
-			name, _ := z.TagName() // the tokenizer keeps no attributes of an end tag
-			q.endTag(name)
+			q.endTag(tagName(z, tt)) // the tokenizer keeps no attributes of an end tag
 		}
 	}
 	return "", false
@@ -254,20 +252,21 @@ func (q *quickSanitizer) text(text []byte) {
 }
 
 // tag writes the start or self-closing tag z is at, named name.
-func (q *quickSanitizer) tag(z *xhtml.Tokenizer, tt xhtml.TokenType, name []byte, hasAttr bool) {
+func (q *quickSanitizer) tag(z *xhtml.Tokenizer, tt xhtml.TokenType, name []byte) {
 	k, known := q.n.kept[string(name)]
-	switch {
-	case !known:
+	if !known {
 		q.failed = true
-	case hasAttr:
-		// The raw tag, for the policy to sanitise alone, copied before
-		// TagAttr reads the attributes (which some versions of the
-		// tokenizer decode in place).
-		raw := string(z.Raw())
-		if string(name) == "a" && writeLink(&q.b, z, tt == xhtml.SelfClosingTagToken) {
+		return
+	}
+	// TagAttr copies the first attribute: it leaves the raw tag as it was.
+	key, val, more := z.TagAttr()
+	switch {
+	case key != nil: // attributes
+		if string(name) == "a" && writeLink(&q.b, key, val, more, tt == xhtml.SelfClosingTagToken) {
 			break // the common <a href="...">
 		}
-		tag := q.n.policy.Sanitize(raw)
+		// The policy sanitises the tag alone.
+		tag := q.n.policy.Sanitize(string(z.Raw()))
 		if tag == "" {
 			// Dropped for want of a valid attribute: the policy then
 			// drops its end tag too.
@@ -299,14 +298,14 @@ func (q *quickSanitizer) endTag(name []byte) {
 	q.b.WriteByte('>')
 }
 
-// writeLink writes the tag <a href="URL"> (or <a href="URL"/>) that z is
-// at, with no other attribute, as the policy of newNormalizer writes it, and reports
-// whether it did. The policy requires a URL that parses, has no space or
-// tab or line break once trimmed, and is relative or of a scheme it allows
-// (http, https and mailto, with no further test); it writes the URL as
-// net/url does, escaped. Anything else is left to the policy.
-func writeLink(b *strings.Builder, z *xhtml.Tokenizer, selfClosing bool) bool {
-	key, val, more := z.TagAttr()
+// writeLink writes the tag <a href="URL"> (or <a href="URL"/>), given its
+// first attribute and whether it has more, as the policy of newNormalizer
+// writes it, and reports whether it did. The policy requires a URL that
+// parses, has no space, tab or line break once trimmed, and is relative or
+// of a scheme it allows (http, https and mailto, with no further test); it
+// writes the URL as net/url does, escaped. Anything else (another
+// attribute, another scheme, a space) is left to the policy.
+func writeLink(b *strings.Builder, key, val []byte, more, selfClosing bool) bool {
 	if more || string(key) != "href" || len(val) == 0 {
 		return false
 	}
@@ -500,16 +499,20 @@ var asciiFold = func() (t [utf8.RuneSelf]byte) {
 // returns the new n. buf has room for one more byte on return.
 func hashLetters(h hash.Hash, buf []byte, n int, s string) int {
 	for i := 0; i < len(s); {
-		if n > len(buf)-utf8.UTFMax-1 {
+		if n >= len(buf)-utf8.UTFMax-1 {
 			h.Write(buf[:n])
 			n = 0
 		}
-		if c := s[i]; c < utf8.RuneSelf {
-			if f := asciiFold[c]; f != 0xff {
-				buf[n] = f
-				n++
+		if s[i] < utf8.RuneSelf {
+			// A run of ASCII, as long as buf has room for it.
+			end := min(len(s), i+len(buf)-utf8.UTFMax-1-n)
+			for ; i < end && s[i] < utf8.RuneSelf; i++ {
+				f := asciiFold[s[i]]
+				buf[n] = f // overwritten next when it is nothing (0xff)
+				if f != 0xff {
+					n++
+				}
 			}
-			i++
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
@@ -550,6 +553,14 @@ func Canonical(raw string) string {
 	if p := u.Port(); p != "" && p != "80" && p != "443" {
 		host += ":" + p
 	}
+	path := u.EscapedPath()
+	if path == "/" {
+		path = ""
+	}
+	out := host + path
+	if u.RawQuery == "" {
+		return out // most links: no query to parse
+	}
 	q := u.Query()
 	for k := range q {
 		lk := strings.ToLower(k)
@@ -557,11 +568,6 @@ func Canonical(raw string) string {
 			q.Del(k)
 		}
 	}
-	path := u.EscapedPath()
-	if path == "/" {
-		path = ""
-	}
-	out := host + path
 	if enc := q.Encode(); enc != "" { // Encode sorts by key
 		out += "?" + enc
 	}
@@ -652,14 +658,14 @@ func htmlTextLead(s string, n int, q *quickSanitizer) (text, lead string) {
 				b.Write(text)
 			}
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
-			name, hasAttr := z.TagName()
+			name := tagName(z, tt)
 			if leading && tt == xhtml.StartTagToken {
 				l.startTag(name, z.Raw())
 			} else if leading {
 				l.selfClosingTag(z.Raw())
 			}
 			if san() {
-				q.tag(z, tt, name, hasAttr)
+				q.tag(z, tt, name)
 			}
 			switch string(name) {
 			case "script", "style", "noscript", "iframe", "template":
@@ -672,7 +678,7 @@ func htmlTextLead(s string, n int, q *quickSanitizer) (text, lead string) {
 				b.WriteByte('\n')
 			}
 		case xhtml.EndTagToken:
-			name, _ := z.TagName()
+			name := tagName(z, tt)
 			if leading {
 				l.endTag(name, z.Raw()) // tells l.san
 			} else if san() {
@@ -699,6 +705,36 @@ func htmlTextLead(s string, n int, q *quickSanitizer) (text, lead string) {
 			}
 		}
 	}
+}
+
+// tagName is the name TagName gives of the tag token z is at, of type tt.
+// TagName copies the name to lower-case it (and replace NULs); a name of
+// lower-case letters, digits and hyphens, as nearly all are, is read here
+// from the raw tag instead, where the tokenizer reads it: from the first
+// letter to a space, '/' or '>'.
+func tagName(z *xhtml.Tokenizer, tt xhtml.TokenType) []byte {
+	raw := z.Raw()
+	i := 1 // after "<"
+	if tt == xhtml.EndTagToken {
+		i = 2 // after "</"
+	}
+	if len(raw) > i && raw[0] == '<' && (i == 1 || raw[1] == '/') && 'a' <= raw[i] && raw[i] <= 'z' {
+		j := i + 1
+	name:
+		for ; j < len(raw); j++ {
+			switch c := raw[j]; {
+			case c == ' ', c == '\n', c == '\r', c == '\t', c == '\f', c == '/', c == '>':
+				break name
+			case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-':
+			default:
+				name, _ := z.TagName()
+				return name
+			}
+		}
+		return raw[i:j]
+	}
+	name, _ := z.TagName()
+	return name
 }
 
 // plainLead is htmlLead(s, n) for an s with no '<' and no '&': one text
@@ -891,11 +927,9 @@ func htmlLead(s string, n int) string {
 		case xhtml.TextToken:
 			l.text(z.Raw())
 		case xhtml.StartTagToken:
-			name, _ := z.TagName()
-			l.startTag(name, z.Raw())
+			l.startTag(tagName(z, xhtml.StartTagToken), z.Raw())
 		case xhtml.EndTagToken:
-			name, _ := z.TagName()
-			l.endTag(name, z.Raw())
+			l.endTag(tagName(z, xhtml.EndTagToken), z.Raw())
 		case xhtml.SelfClosingTagToken:
 			l.selfClosingTag(z.Raw())
 		}

@@ -2,6 +2,8 @@ package aggregator
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"net/url"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/mmcdole/gofeed"
 )
@@ -105,4 +108,35 @@ func BenchmarkNormalise(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(items)), "ns/item")
+}
+
+// TestContentHash checks contentHash, which feeds the hash from a small
+// buffer, against hashing the whole folded text at once, on texts around
+// the buffer's size and its flushes.
+func TestContentHash(t *testing.T) {
+	fold := func(title, text string) string {
+		var b strings.Builder
+		for _, s := range []string{title, "\x00", text} {
+			for _, r := range s {
+				if r == 0 || unicode.IsLetter(r) || unicode.IsDigit(r) {
+					b.WriteRune(unicode.ToLower(r))
+				}
+			}
+		}
+		sum := sha256.Sum256([]byte(b.String()))
+		return hex.EncodeToString(sum[:16])
+	}
+	pieces := []string{"a", "Z", "9", " ", ",", "\x00", "é", "Ⱥ", "ǅ", "日本", "\xff", "İ", "\u00a0"}
+	for n := 0; n < 1300; n += 7 {
+		var b strings.Builder
+		for i := 0; b.Len() < n; i++ {
+			b.WriteString(pieces[(i*i+n)%len(pieces)])
+		}
+		text := b.String()
+		for _, title := range []string{"", "Title Ⱥ", text[:len(text)/3]} {
+			if got, want := contentHash(title, text), fold(title, text); got != want {
+				t.Fatalf("contentHash(%q, %q) = %s, want %s", title, text, got, want)
+			}
+		}
+	}
 }
