@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -116,6 +117,9 @@ func Open(path string, opt Options) (*DB, error) {
 // inside bolt.Open leaves its file descriptor open; the caller is about to
 // exit anyway.
 func safely(f func() error) (err error) {
+	// A page bbolt reads past the end of a damaged file is a memory fault
+	// in its map: make it a panic of this goroutine, recovered below.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v; restore a backup", ErrDamaged, r)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -175,8 +176,12 @@ const boltMagic = 0xED0CDAED
 
 // checkMagic returns ErrNotDatabase for a non-empty file that does not
 // start like a bbolt file, so that a text file given as the database is
-// named as such rather than with bbolt's internal complaint. A missing or
-// empty file passes: bbolt creates the database in it.
+// named as such rather than with bbolt's internal complaint, and ErrDamaged
+// for a file shorter than the pages its newest valid meta page counts (a
+// copy cut short by a full disk or an interrupted cp): bbolt would read the
+// missing pages through its map while opening, which is a memory fault, not
+// an error. A missing or empty file passes: bbolt creates the database in
+// it.
 func checkMagic(path string) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -186,15 +191,94 @@ func checkMagic(path string) error {
 		return err
 	}
 	defer f.Close()
-	var head [20]byte
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	var head [metaSize]byte
 	n, err := io.ReadFull(f, head[:])
 	switch {
 	case n == 0 && (err == io.EOF || err == nil):
 		return nil
 	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
 		return err
-	case n < len(head) || (binary.LittleEndian.Uint32(head[16:]) != boltMagic && binary.BigEndian.Uint32(head[16:]) != boltMagic):
+	case n < 20 || (binary.LittleEndian.Uint32(head[16:]) != boltMagic && binary.BigEndian.Uint32(head[16:]) != boltMagic):
 		return fmt.Errorf("%w: the file does not start like a bbolt database", ErrNotDatabase)
 	}
+	m, ok := newestMeta(f, head[:n])
+	if !ok {
+		return nil // no meta page is valid: bbolt names the problem
+	}
+	if need := int64(m.pgid) * int64(m.pageSize); info.Size() < need {
+		return fmt.Errorf("%w: the file has %d bytes but its pages need %d (cut short?); restore a backup", ErrDamaged, info.Size(), need)
+	}
+	if m.freelist != noFreelist && m.freelist >= m.pgid || m.root >= m.pgid {
+		return fmt.Errorf("%w: the meta page points past the last page; restore a backup", ErrDamaged)
+	}
 	return nil
+}
+
+// bbolt's meta page: a 16-byte page header, then magic, version, page
+// size, flags (4 bytes each), the root bucket (page and sequence), the
+// freelist page, the high-water mark, the transaction ID and an FNV-64a
+// checksum of the 56 bytes before it, all in the writer's byte order.
+const (
+	metaSize   = 16 + 64
+	noFreelist = 0xffffffffffffffff
+)
+
+type boltMeta struct {
+	pageSize             uint32
+	root, freelist, pgid uint64
+	txid                 uint64
+}
+
+// newestMeta returns the valid meta page with the highest transaction ID
+// of the two at the start of the file, as bbolt chooses; first is what was
+// read of the first page.
+func newestMeta(f *os.File, first []byte) (boltMeta, bool) {
+	best, ok := parseMeta(first)
+	var second [metaSize]byte
+	sizes := []int64{int64(os.Getpagesize()), 4096, 8192, 16384, 32768, 65536}
+	if ok {
+		sizes = append([]int64{int64(best.pageSize)}, sizes...)
+	}
+	for _, size := range sizes {
+		if n, _ := f.ReadAt(second[:], size); n == metaSize {
+			if m, ok2 := parseMeta(second[:]); ok2 && int64(m.pageSize) == size {
+				if !ok || m.txid > best.txid {
+					best, ok = m, true
+				}
+				break
+			}
+		}
+	}
+	return best, ok
+}
+
+// parseMeta reads a meta page, in either byte order, and reports whether
+// it is valid: the magic, version 2, a page size that is a power of two
+// and a matching checksum.
+func parseMeta(b []byte) (boltMeta, bool) {
+	if len(b) < metaSize {
+		return boltMeta{}, false
+	}
+	for _, order := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
+		m := b[16:metaSize]
+		if order.Uint32(m) != boltMagic || order.Uint32(m[4:]) != 2 {
+			continue
+		}
+		h := fnv.New64a()
+		h.Write(m[:56])
+		if h.Sum64() != order.Uint64(m[56:]) {
+			continue
+		}
+		size := order.Uint32(m[8:])
+		if size < 512 || size&(size-1) != 0 {
+			continue
+		}
+		return boltMeta{pageSize: size, root: order.Uint64(m[16:]), freelist: order.Uint64(m[32:]),
+			pgid: order.Uint64(m[40:]), txid: order.Uint64(m[48:])}, true
+	}
+	return boltMeta{}, false
 }
