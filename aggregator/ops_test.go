@@ -295,8 +295,10 @@ func TestObserverAndMetrics(t *testing.T) {
 	if !slices.Equal(levels, []string{"new", "new", "similar"}) {
 		t.Errorf("levels of new items = %v, want new (seed), similar (the other seed), new (feed)", levels)
 	}
-	if len(rec.commits) != 3 {
-		t.Errorf("%d commit events, want one per source", len(rec.commits))
+	// One event per transaction: one per source, or fewer when batches
+	// queued behind a transaction share the next (group commit).
+	if n := len(rec.commits); n < 1 || n > 3 {
+		t.Errorf("%d commit events, want one to three for three sources", n)
 	}
 
 	for _, c := range []struct {

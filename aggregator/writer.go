@@ -232,13 +232,19 @@ type batchCounts struct {
 }
 
 // committer writes the batches of one cycle in the order the writer
-// decided them, one transaction per source, in a goroutine of its own: the
-// fsync of one source's transaction overlaps the dedupe of the next. The
-// states of sources that delivered no items (304, unchanged, failed) that
-// are queued together are written in one transaction: an unchanged cycle
-// costs a few fsyncs, not one per source. After a failure it writes
-// nothing more and collects the new items of every batch it did not
-// write, which the index must forget (finish).
+// decided them, in a goroutine of its own: the fsync of one transaction
+// overlaps the dedupe of the next batches. Batches that queue behind a
+// transaction (commits are the slowest serial stage of a cold poll) are
+// written together in the next one, up to groupItems items: one fsync for
+// all of them, and the pages of the buckets keyed by hashes that their
+// items touch are read and written once, not once per source. Each batch
+// is still all-or-nothing and written in order: when a group fails, its
+// batches are written again one by one, so that a bad batch costs only
+// itself (and, as below, the batches after it). The states of sources
+// that delivered no items (304, unchanged, failed) that are queued
+// together are merged into one batch. After a failure it writes nothing
+// more and collects the new items of every batch it did not write, which
+// the index must forget (finish).
 type committer struct {
 	s      *Service
 	in     chan pendingCommit
@@ -246,6 +252,10 @@ type committer struct {
 	failed atomic.Bool
 	err    error    // the first failure; read after done
 	lost   []string // new items not stored; read after done
+	// all writes several batches in one transaction; nil writes each on
+	// its own. Only the database itself has it: a Store that wraps it
+	// sees every batch through its Commit.
+	all func(context.Context, []storage.Batch) error
 }
 
 const (
@@ -255,30 +265,53 @@ const (
 	commitQueue = 64
 	// stateGroup bounds the source states written in one transaction.
 	stateGroup = 256
+	// groupItems bounds the items of the batches written in one
+	// transaction: the pages a transaction changes are held in memory
+	// until it commits, and readers of the file keep the pages it
+	// replaced until they end.
+	groupItems = 100
 )
 
 func (s *Service) startCommitter(ctx context.Context) *committer {
+	cm := s.newCommitter()
+	go cm.run(ctx)
+	return cm
+}
+
+func (s *Service) newCommitter() *committer {
 	cm := &committer{s: s, in: make(chan pendingCommit, commitQueue), done: make(chan struct{})}
-	go func() {
-		defer close(cm.done)
-		var next *pendingCommit
-		for {
-			var p pendingCommit
-			if next != nil {
-				p, next = *next, nil
-			} else {
-				var ok bool
-				if p, ok = <-cm.in; !ok {
-					return
-				}
+	if db, ok := s.store.(*storage.DB); ok {
+		cm.all = db.CommitAll
+	}
+	return cm
+}
+
+// run writes what comes in until in is closed.
+func (cm *committer) run(ctx context.Context) {
+	defer close(cm.done)
+	var next *pendingCommit
+	for {
+		var p pendingCommit
+		if next != nil {
+			p, next = *next, nil
+		} else {
+			var ok bool
+			if p, ok = <-cm.in; !ok {
+				return
 			}
-			if p.stateOnly() {
-				p, next = cm.group(p)
-			}
+		}
+		switch {
+		case p.stateOnly():
+			p, next = cm.group(p)
+			cm.write(ctx, p)
+		case cm.all != nil:
+			var ps []pendingCommit
+			ps, next = cm.gather(p)
+			cm.writeAll(ctx, ps)
+		default:
 			cm.write(ctx, p)
 		}
-	}()
-	return cm
+	}
 }
 
 // stateOnly means the batch holds a source's state and nothing else (no
@@ -320,21 +353,99 @@ loop:
 	return p, next
 }
 
+// gather returns p and the batches queued behind it, as many as fit in
+// one transaction (groupItems), and the first batch it took from the
+// queue that did not fit, if any.
+func (cm *committer) gather(p pendingCommit) ([]pendingCommit, *pendingCommit) {
+	ps := []pendingCommit{p}
+	items := len(p.batch.Items)
+	for len(ps) < commitQueue {
+		select {
+		case q, ok := <-cm.in:
+			if !ok {
+				return ps, nil
+			}
+			if items += len(q.batch.Items); items > groupItems {
+				return ps, &q
+			}
+			ps = append(ps, q)
+		default:
+			return ps, nil
+		}
+	}
+	return ps, nil
+}
+
+// writeAll writes the batches ps in one transaction, or one by one when
+// that fails.
+func (cm *committer) writeAll(ctx context.Context, ps []pendingCommit) {
+	if len(ps) == 1 || cm.err != nil {
+		for _, p := range ps {
+			cm.write(ctx, p)
+		}
+		return
+	}
+	bs := make([]storage.Batch, len(ps))
+	for i := range ps {
+		bs[i] = ps[i].batch
+	}
+	start := time.Now()
+	if err := cm.all(ctx, bs); err != nil {
+		// Which batch failed, and whether it fails alone, is for the
+		// transactions of each to tell.
+		for _, p := range ps {
+			cm.write(ctx, p)
+		}
+		return
+	}
+	ev := CommitEvent{Dur: time.Since(start)}
+	for _, p := range ps {
+		cm.count(&p)
+		ev.Levels = appendLevels(ev.Levels, &p)
+	}
+	cm.s.obs.Committed(ev)
+}
+
 func (cm *committer) write(ctx context.Context, p pendingCommit) {
 	if cm.err == nil {
 		if err := cm.s.commit(ctx, p.batch, p.added); err != nil {
 			cm.err = fmt.Errorf("source %s: %w", p.source, err)
 			cm.failed.Store(true)
-		} else if c := p.cycle; c != nil {
-			c.ItemsNew += p.counts.itemsNew
-			c.ItemsUpdate += p.counts.itemsUpdated
-			c.StoriesNew += p.counts.storiesNew
-			c.Joined += p.counts.joined
+		} else {
+			cm.count(&p)
 		}
 	}
 	if cm.err != nil {
 		cm.lost = append(cm.lost, p.added...)
 	}
+}
+
+// count adds the counts of a batch written to its cycle.
+func (cm *committer) count(p *pendingCommit) {
+	if c := p.cycle; c != nil {
+		c.ItemsNew += p.counts.itemsNew
+		c.ItemsUpdate += p.counts.itemsUpdated
+		c.StoriesNew += p.counts.storiesNew
+		c.Joined += p.counts.joined
+	}
+}
+
+// appendLevels appends the dedupe levels of the new items of p, as
+// CommitEvent reports them.
+func appendLevels(levels []string, p *pendingCommit) []string {
+	if len(p.added) == 0 {
+		return levels
+	}
+	isNew := make(map[string]bool, len(p.added))
+	for _, id := range p.added {
+		isNew[id] = true
+	}
+	for i := range p.batch.Items {
+		if it := &p.batch.Items[i]; isNew[it.ID] {
+			levels = append(levels, it.Match.Level)
+		}
+	}
+	return levels
 }
 
 // finish waits for the last batch to be written and returns the first

@@ -308,61 +308,44 @@ type Batch struct {
 
 // Commit writes b in one transaction: all of it or none of it.
 func (db *DB) Commit(ctx context.Context, b Batch) error {
+	return db.CommitAll(ctx, []Batch{b})
+}
+
+// CommitAll writes the batches bs in one transaction, in order, as if each
+// were committed on its own in turn: a batch sees what those before it
+// wrote. All of them are written or none is. One transaction for several
+// batches shares its fsync, and the pages of the buckets keyed by hashes
+// (items, urls, hashes, stories) that their items touch, among them.
+func (db *DB) CommitAll(ctx context.Context, bs []Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for i := range b.Items {
-		if b.Items[i].ID == "" || b.Items[i].Story == "" {
-			return fmt.Errorf("%w: item %d has no ID or story", ErrInvalidBatch, i)
+	for j := range bs {
+		for i := range bs[j].Items {
+			if bs[j].Items[i].ID == "" || bs[j].Items[i].Story == "" {
+				return fmt.Errorf("%w: %sitem %d has no ID or story", ErrInvalidBatch, batchName(j, len(bs)), i)
+			}
 		}
 	}
 	var gen uint64
 	err := db.updateTx(func(tx *bolt.Tx) error {
 		setFill(tx)
-		if b.Source != nil {
-			if err := putRecord(tx.Bucket(bucketSources), []byte(b.Source.Name), b.Source); err != nil {
-				return fmt.Errorf("source %s: %w", b.Source.Name, err)
-			}
-		}
-		if err := putHolds(tx, b.Holds); err != nil {
-			return err
-		}
-		for i := range b.Sources {
-			st := &b.Sources[i]
-			if err := putRecord(tx.Bucket(bucketSources), []byte(st.Name), st); err != nil {
-				return fmt.Errorf("source %s: %w", st.Name, err)
-			}
-		}
 		w := writer{tx: tx, stories: map[string]*Story{}}
-		for _, id := range b.Remove {
-			k, err := idKey(id)
-			if err != nil {
-				return fmt.Errorf("remove: %w", err)
-			}
-			if err := w.expireItem(k); err != nil {
-				return fmt.Errorf("remove item %s: %w", id, err)
-			}
-		}
-		for i := range b.Items {
-			if err := w.putItem(&b.Items[i]); err != nil {
-				return fmt.Errorf("item %s: %w", b.Items[i].ID, err)
-			}
-		}
-		if err := w.putDedupe(&b); err != nil {
-			return err
-		}
-		for i := range b.Items {
-			if _, ok := b.Features[b.Items[i].ID]; !ok {
-				if err := tx.Bucket(bucketMeta).Delete(keyAllFeatures); err != nil {
-					return err
+		changed := false
+		for j := range bs {
+			w.forgetEmptied()
+			if err := w.apply(&bs[j]); err != nil {
+				if len(bs) > 1 {
+					return fmt.Errorf("%s%w", batchName(j, len(bs)), err)
 				}
-				break
+				return err
 			}
+			changed = changed || len(bs[j].Items) > 0 || len(bs[j].Remove) > 0
 		}
 		if err := w.flushStories(); err != nil {
 			return err
 		}
-		if len(b.Items) > 0 || len(b.Remove) > 0 {
+		if changed {
 			meta := tx.Bucket(bucketMeta)
 			if g := meta.Get(keyGeneration); len(g) == 8 {
 				gen = binary.BigEndian.Uint64(g)
@@ -377,6 +360,57 @@ func (db *DB) Commit(ctx context.Context, b Batch) error {
 	}
 	if gen > 0 {
 		db.gen.Store(gen)
+	}
+	return nil
+}
+
+// batchName names batch j of n in an error, when there are several.
+func batchName(j, n int) string {
+	if n == 1 {
+		return ""
+	}
+	return fmt.Sprintf("batch %d of %d: ", j+1, n)
+}
+
+// apply writes batch b. The stories it touches stay in w.stories, where
+// the batches after it in the transaction find them, until flushStories.
+func (w *writer) apply(b *Batch) error {
+	tx := w.tx
+	if b.Source != nil {
+		if err := putRecord(tx.Bucket(bucketSources), []byte(b.Source.Name), b.Source); err != nil {
+			return fmt.Errorf("source %s: %w", b.Source.Name, err)
+		}
+	}
+	if err := putHolds(tx, b.Holds); err != nil {
+		return err
+	}
+	for i := range b.Sources {
+		st := &b.Sources[i]
+		if err := putRecord(tx.Bucket(bucketSources), []byte(st.Name), st); err != nil {
+			return fmt.Errorf("source %s: %w", st.Name, err)
+		}
+	}
+	for _, id := range b.Remove {
+		k, err := idKey(id)
+		if err != nil {
+			return fmt.Errorf("remove: %w", err)
+		}
+		if err := w.expireItem(k); err != nil {
+			return fmt.Errorf("remove item %s: %w", id, err)
+		}
+	}
+	for i := range b.Items {
+		if err := w.putItem(&b.Items[i]); err != nil {
+			return fmt.Errorf("item %s: %w", b.Items[i].ID, err)
+		}
+	}
+	if err := w.putDedupe(b); err != nil {
+		return err
+	}
+	for i := range b.Items {
+		if _, ok := b.Features[b.Items[i].ID]; !ok {
+			return tx.Bucket(bucketMeta).Delete(keyAllFeatures)
+		}
 	}
 	return nil
 }
@@ -399,6 +433,26 @@ type writer struct {
 	tx      *bolt.Tx
 	stories map[string]*Story
 	oldTime map[string]time.Time // story ID -> Updated as stored
+	// emptied means a story of stories was left with no members, which
+	// deletes it (flushStories).
+	emptied bool
+}
+
+// forgetEmptied makes the stories left with no members by the batches
+// written so far as good as deleted, as committing those batches would
+// have: a later batch that puts an item in one founds it afresh, with
+// none of its old times or related stories. flushStories still deletes
+// the stored record and time entry of those that stay empty.
+func (w *writer) forgetEmptied() {
+	if !w.emptied {
+		return
+	}
+	for id, s := range w.stories {
+		if len(s.Items) == 0 {
+			w.stories[id] = &Story{ID: id}
+		}
+	}
+	w.emptied = false
 }
 
 func (w *writer) story(id string) (*Story, error) {
@@ -452,6 +506,7 @@ func (w *writer) putItem(it *Item) error {
 			return err
 		}
 		prev.Items = slices.DeleteFunc(prev.Items, func(id string) bool { return id == it.ID })
+		w.emptied = w.emptied || len(prev.Items) == 0
 	}
 	s, err := w.story(it.Story)
 	if err != nil {

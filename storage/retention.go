@@ -218,6 +218,7 @@ func (w *writer) expireItem(k []byte) error {
 		return err
 	}
 	s.Items = slices.DeleteFunc(s.Items, func(id string) bool { return id == it.ID })
+	w.emptied = w.emptied || len(s.Items) == 0
 	return nil
 }
 
