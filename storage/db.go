@@ -60,6 +60,9 @@ type DB struct {
 	bolt *bolt.DB
 	path string
 	gen  atomic.Uint64
+	// binHashes means every hex content hash is keyed by its binary form
+	// (keyBinaryHashes); set by Open.
+	binHashes bool
 }
 
 // Open opens or creates the database at path. A database held by another
@@ -231,6 +234,7 @@ func (db *DB) init(readOnly bool) error {
 		if g := meta.Get(keyGeneration); len(g) == 8 {
 			db.gen.Store(binary.BigEndian.Uint64(g))
 		}
+		db.binHashes = meta.Get(keyBinaryHashes) != nil
 		return nil
 	}
 	if readOnly {
@@ -261,6 +265,11 @@ func (db *DB) init(readOnly bool) error {
 		}
 		if err := createAddedBuckets(tx); err != nil {
 			return err
+		}
+		if tx.Bucket(bucketMeta).Get(keyBinaryHashes) == nil {
+			if err := binaryHashes(tx); err != nil {
+				return err
+			}
 		}
 		return check(tx)
 	})
@@ -330,7 +339,7 @@ func (db *DB) CommitAll(ctx context.Context, bs []Batch) error {
 	var gen uint64
 	err := db.updateTx(func(tx *bolt.Tx) error {
 		setFill(tx)
-		w := writer{tx: tx, stories: map[string]*Story{}}
+		w := db.newWriter(tx)
 		changed := false
 		for j := range bs {
 			w.forgetEmptied()
@@ -436,6 +445,12 @@ type writer struct {
 	// emptied means a story of stories was left with no members, which
 	// deletes it (flushStories).
 	emptied bool
+	// binHashes: see DB.binHashes.
+	binHashes bool
+}
+
+func (db *DB) newWriter(tx *bolt.Tx) *writer {
+	return &writer{tx: tx, stories: map[string]*Story{}, binHashes: db.binHashes}
 }
 
 // forgetEmptied makes the stories left with no members by the batches
@@ -494,10 +509,10 @@ func (w *writer) putItem(it *Item) error {
 	if err := putItemRecord(w.tx, k, it, prev); err != nil {
 		return err
 	}
-	if err := putFirst(w.tx.Bucket(bucketURLs), bucketURLs, it.CanonURL, k); err != nil {
+	if err := putFirst(w.tx.Bucket(bucketURLs), bucketURLs, it.CanonURL, k, w.binHashes); err != nil {
 		return err
 	}
-	if err := putFirst(w.tx.Bucket(bucketHashes), bucketHashes, it.Hash, k); err != nil {
+	if err := putFirst(w.tx.Bucket(bucketHashes), bucketHashes, it.Hash, k, w.binHashes); err != nil {
 		return err
 	}
 	if exists && old.Story != it.Story {
@@ -624,7 +639,7 @@ func (db *DB) ExactMatch(canon, hash string) (story string, by string, ok bool, 
 			key    string
 			by     string
 		}{{bucketURLs, canon, "url"}, {bucketHashes, hash, "hash"}} {
-			id := getFirst(tx.Bucket(c.bucket), c.bucket, c.key)
+			id := getFirst(tx.Bucket(c.bucket), c.bucket, c.key, db.binHashes)
 			if id == nil {
 				continue
 			}

@@ -277,7 +277,7 @@ func (db *DB) Split(ctx context.Context, itemID string, now time.Time) (string, 
 		} else if !ok {
 			return fmt.Errorf("item %s: %w", itemID, ErrNotFound)
 		}
-		w := writer{tx: tx, stories: map[string]*Story{}}
+		w := db.newWriter(tx)
 		from, err := w.story(it.Story)
 		if err != nil {
 			return err
@@ -296,7 +296,7 @@ func (db *DB) Split(ctx context.Context, itemID string, now time.Time) (string, 
 			return err
 		}
 		it.Match = Match{Level: "manual", Reason: fmt.Sprintf("split from story %s by hand", it.Story)}
-		if err := db.move(&w, &it, into, now); err != nil {
+		if err := db.move(w, &it, into, now); err != nil {
 			return err
 		}
 		if err := putOverride(tx, "split/"+itemID, Override{Kind: "split", Item: itemID, From: from.ID, Into: into, Moved: 1, At: now}); err != nil {
@@ -319,7 +319,7 @@ func (db *DB) Merge(ctx context.Context, into, from string, now time.Time) (int,
 	}
 	var moved int
 	err := db.update(func(tx *bolt.Tx) error {
-		w := writer{tx: tx, stories: map[string]*Story{}}
+		w := db.newWriter(tx)
 		for _, id := range []string{into, from} {
 			if ok, err := exists(tx, bucketStories, id); err != nil || !ok {
 				if err == nil {
@@ -345,7 +345,7 @@ func (db *DB) Merge(ctx context.Context, into, from string, now time.Time) (int,
 			}
 			it.Match = Match{Level: "manual", Score: it.Match.Score, Shared: it.Match.Shared,
 				Reason: fmt.Sprintf("story %s merged into %s by hand", from, into)}
-			if err := db.move(&w, &it, into, now); err != nil {
+			if err := db.move(w, &it, into, now); err != nil {
 				return err
 			}
 			moved++

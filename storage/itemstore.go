@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 
@@ -78,30 +79,69 @@ func putItemRecord(tx *bolt.Tx, k []byte, it, old *Item) error {
 
 // hashKeys are the keys of the hashes bucket under which content hash h may
 // be stored: its 16 bytes when it is 32 lower-case hex digits (the form
-// written now), then its text (the form older builds wrote).
-func hashKeys(h string) [][]byte {
+// written now), then, unless binOnly, its text (the form older builds
+// wrote; see keyBinaryHashes).
+func hashKeys(h string, binOnly bool) [][]byte {
 	if len(h) == 32 && isLowerHex(h) {
 		bin, _ := hex.DecodeString(h) // valid: checked above
+		if binOnly {
+			return [][]byte{bin}
+		}
 		return [][]byte{bin, []byte(h)}
 	}
 	return [][]byte{[]byte(h)}
 }
 
-// indexKeys are the keys of an exact-match index (urls, hashes) for key.
-func indexKeys(bucket []byte, key string) [][]byte {
+// indexKeys are the keys of an exact-match index (urls, hashes) for key;
+// binOnly as for hashKeys.
+func indexKeys(bucket []byte, key string, binOnly bool) [][]byte {
 	if key == "" {
 		return nil
 	}
 	if string(bucket) == string(bucketHashes) {
-		return hashKeys(key)
+		return hashKeys(key, binOnly)
 	}
 	return [][]byte{[]byte(key)}
 }
 
+// keyBinaryHashes, in meta, says that the hashes bucket holds no content
+// hash of 32 hex digits under its text: a lookup then reads one key, not
+// two, and a cold poll touches one random leaf of the bucket per item,
+// not two. A new database starts with it; Open gives it to an older one by
+// rewriting its text keys in binary (binaryHashes).
+var keyBinaryHashes = []byte("binary_hashes")
+
+// binaryHashes rewrites the hashes keys of 32 hex digits to their 16
+// bytes and sets keyBinaryHashes. A hash stored under both forms keeps
+// the binary entry.
+func binaryHashes(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketHashes)
+	var text [][]byte
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if len(k) == 32 && isLowerHex(string(k)) {
+			text = append(text, bytes.Clone(k))
+		}
+	}
+	for _, k := range text {
+		id := bytes.Clone(b.Get(k))
+		bin, _ := hex.DecodeString(string(k)) // valid: checked above
+		if b.Get(bin) == nil {
+			if err := b.Put(bin, id); err != nil {
+				return err
+			}
+		}
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketMeta).Put(keyBinaryHashes, []byte{1})
+}
+
 // putFirst maps key to id in an exact-match index unless key is empty or
 // already mapped, under any of its forms.
-func putFirst(b *bolt.Bucket, bucket []byte, key string, id []byte) error {
-	keys := indexKeys(bucket, key)
+func putFirst(b *bolt.Bucket, bucket []byte, key string, id []byte, binOnly bool) error {
+	keys := indexKeys(bucket, key, binOnly)
 	if len(keys) == 0 {
 		return nil
 	}
@@ -114,8 +154,8 @@ func putFirst(b *bolt.Bucket, bucket []byte, key string, id []byte) error {
 }
 
 // getFirst returns the ID that an exact-match index maps key to, or nil.
-func getFirst(b *bolt.Bucket, bucket []byte, key string) []byte {
-	for _, k := range indexKeys(bucket, key) {
+func getFirst(b *bolt.Bucket, bucket []byte, key string, binOnly bool) []byte {
+	for _, k := range indexKeys(bucket, key, binOnly) {
 		if id := b.Get(k); id != nil {
 			return id
 		}

@@ -184,15 +184,20 @@ func TestCheckDanglingItemPointer(t *testing.T) {
 	}
 }
 
-// Content hashes are index keys of 16 bytes now; keys written as hex text
-// by older builds still match, are not shadowed by a second entry, and go
-// with their item.
+// Content hashes are index keys of 16 bytes now. A database whose hashes
+// were written as hex text by older builds still matches them read-only,
+// and a writable open rewrites them in binary, after which a lookup reads
+// one key; the entry is not shadowed by a second one and goes with its
+// item.
 func TestHashKeyForms(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "h.db"), Options{NoSync: true})
+	path := filepath.Join(t.TempDir(), "h.db")
+	db, err := Open(path, Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	if !db.binHashes {
+		t.Error("a new database does not say its hashes are binary")
+	}
 	ctx := context.Background()
 	const hexHash = "00112233445566778899aabbccddeeff"
 	old := Item{ID: ItemID("f", "old"), Feed: "f", GUID: "old", Hash: hexHash, FirstSeen: time.Unix(100, 0).UTC()}
@@ -200,10 +205,11 @@ func TestHashKeyForms(t *testing.T) {
 	if err := db.Commit(ctx, Batch{Items: []Item{old}}); err != nil {
 		t.Fatal(err)
 	}
-	// Rewrite its hashes entry in the old, textual form.
+	// Rewrite its hashes entry in the old, textual form, as an older
+	// build's database has it.
+	keys := hashKeys(hexHash, false)
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketHashes)
-		keys := hashKeys(hexHash)
 		id := bytes.Clone(b.Get(keys[0]))
 		if id == nil {
 			t.Fatal("no binary hashes entry")
@@ -211,14 +217,49 @@ func TestHashKeyForms(t *testing.T) {
 		if err := b.Delete(keys[0]); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketMeta).Delete(keyBinaryHashes); err != nil {
+			return err
+		}
 		return b.Put(keys[1], id)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	story, by, ok, err := db.ExactMatch("", hexHash)
-	if err != nil || !ok || story != old.Story || by != "hash" {
-		t.Fatalf("ExactMatch on an old key: %q %q %v %v", story, by, ok, err)
+	db.Close()
+	match := func(db *DB) {
+		t.Helper()
+		story, by, ok, err := db.ExactMatch("", hexHash)
+		if err != nil || !ok || story != old.Story || by != "hash" {
+			t.Fatalf("ExactMatch: %q %q %v %v", story, by, ok, err)
+		}
+	}
+	ro, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ro.binHashes {
+		t.Error("a database with text hashes says they are binary")
+	}
+	match(ro)
+	ro.Close()
+
+	db, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if !db.binHashes {
+		t.Error("a writable open left the text hashes")
+	}
+	match(db)
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketHashes); b.Get(keys[1]) != nil || b.Get(keys[0]) == nil {
+			t.Error("the text key was not rewritten in binary")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	twin := Item{ID: ItemID("g", "twin"), Feed: "g", GUID: "twin", Hash: hexHash, FirstSeen: time.Unix(200, 0).UTC(), Story: old.Story}
 	if err := db.Commit(ctx, Batch{Items: []Item{twin}}); err != nil {

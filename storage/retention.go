@@ -37,7 +37,7 @@ func (db *DB) Expire(ctx context.Context, before time.Time, atLeast int, now tim
 	var gen uint64
 	err := db.updateTx(func(tx *bolt.Tx) error {
 		out = Expired{}
-		w := &writer{tx: tx, stories: map[string]*Story{}}
+		w := db.newWriter(tx)
 		tombs := tx.Bucket(bucketTombstones)
 		c := tx.Bucket(bucketItemTime).Cursor()
 		var doomed [][]byte // keys to delete; deleting while iterating would skip keys
@@ -202,7 +202,7 @@ func (w *writer) expireItem(k []byte) error {
 		key    string
 	}{{bucketURLs, it.CanonURL}, {bucketHashes, it.Hash}} {
 		b := w.tx.Bucket(idx.bucket)
-		for _, key := range indexKeys(idx.bucket, idx.key) {
+		for _, key := range indexKeys(idx.bucket, idx.key, w.binHashes) {
 			if bytes.Equal(b.Get(key), k) {
 				if err := b.Delete(key); err != nil {
 					return err
