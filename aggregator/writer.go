@@ -266,9 +266,12 @@ const (
 	// stateGroup bounds the source states written in one transaction.
 	stateGroup = 256
 	// groupItems bounds the items of the batches written in one
-	// transaction: the pages a transaction changes are held in memory
-	// until it commits, and readers of the file keep the pages it
-	// replaced until they end.
+	// transaction. Each leaf page a transaction changes stays mapped until
+	// it ends, with 64 KiB of fault-around (see storage/release.go), and
+	// its new pages are held in memory until it commits: in a cold
+	// 1000x50 poll, two batches of 50 per transaction raised the peak
+	// resident set of the database's map from 13-14 MB to 16-17 MB, three
+	// to 19-21 MB, against the daemon's 110 MB in all.
 	groupItems = 100
 )
 
