@@ -8,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/mmcdole/gofeed"
 	xhtml "golang.org/x/net/html"
 
 	"github.com/storyfeed/storyfeed/aggregator/config"
@@ -44,7 +43,7 @@ func FuzzNormalize(f *testing.F) {
 	n := newNormalizer()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
-		parser := gofeed.NewParser()
+		parser := newFeedParser()
 		feed, err := parseFeed(parser, body, contentType)
 		if err != nil {
 			return
@@ -129,7 +128,7 @@ func TestHostileFeeds(t *testing.T) {
 	n := newNormalizer()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i, s := range hostileSeeds {
-		feed, err := parseFeed(gofeed.NewParser(), []byte(s), "")
+		feed, err := parseFeed(newFeedParser(), []byte(s), "")
 		if err != nil {
 			t.Errorf("seed %d: %v", i, err)
 			continue

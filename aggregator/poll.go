@@ -117,7 +117,7 @@ func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			parser := gofeed.NewParser() // one per worker: a Parser is not safe for concurrent use
+			parser := newFeedParser() // one per worker: a Parser is not safe for concurrent use
 			for j := range jobs {
 				f := s.read(ctx, parser, j.src)
 				s.prepare(&f)
