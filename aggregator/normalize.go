@@ -213,7 +213,13 @@ func (n *normalizer) sanitize(s string) string {
 // or in raw text: anything of that kind, a tag the policy drops, and a
 // tokenizer error make ok false.
 func (n *normalizer) quickSanitize(s string) (out string, ok bool) {
-	z := xhtml.NewTokenizer(strings.NewReader(s))
+	z := newSimpleTokenizer(s)
+	defer z.release()
+	return n.quickSanitizeWith(z, s)
+}
+
+// quickSanitizeWith is quickSanitize reading the tokens of s from z.
+func (n *normalizer) quickSanitizeWith(z htmlTokens, s string) (out string, ok bool) {
 	q := quickSanitizer{n: n}
 	q.b.Grow(len(s) + len(s)/8)
 	for !q.failed {
@@ -252,7 +258,7 @@ func (q *quickSanitizer) text(text []byte) {
 }
 
 // tag writes the start or self-closing tag z is at, named name.
-func (q *quickSanitizer) tag(z *xhtml.Tokenizer, tt xhtml.TokenType, name []byte) {
+func (q *quickSanitizer) tag(z htmlTokens, tt xhtml.TokenType, name []byte) {
 	k, known := q.n.kept[string(name)]
 	if !known {
 		q.failed = true
@@ -606,6 +612,14 @@ func htmlTextLead(s string, n int, q *quickSanitizer) (text, lead string) {
 		}
 		return cleanText(s), lead
 	}
+	z := newSimpleTokenizer(s)
+	defer z.release()
+	return htmlTextLeadWith(z, s, n, q)
+}
+
+// htmlTextLeadWith is htmlTextLead reading the tokens of s, which has a
+// '<' or a '&', from z.
+func htmlTextLeadWith(z htmlTokens, s string, n int, q *quickSanitizer) (text, lead string) {
 	var l leadBuilder
 	leading := n > 0 && len(s) > n/4 // the lead is being built
 	whole := false                   // q sanitises all of s, which is the lead
@@ -618,7 +632,6 @@ func htmlTextLead(s string, n int, q *quickSanitizer) (text, lead string) {
 	}
 	// san: q sanitises the tokens as they come, as long as it can.
 	san := func() bool { return q != nil && (leading || whole) && !q.failed && !q.separate }
-	z := xhtml.NewTokenizer(strings.NewReader(s))
 	var b strings.Builder
 	b.Grow(len(s)) // the text is rarely longer than its markup
 	skip := 0
@@ -712,7 +725,7 @@ func htmlTextLead(s string, n int, q *quickSanitizer) (text, lead string) {
 // lower-case letters, digits and hyphens, as nearly all are, is read here
 // from the raw tag instead, where the tokenizer reads it: from the first
 // letter to a space, '/' or '>'.
-func tagName(z *xhtml.Tokenizer, tt xhtml.TokenType) []byte {
+func tagName(z htmlTokens, tt xhtml.TokenType) []byte {
 	raw := z.Raw()
 	i := 1 // after "<"
 	if tt == xhtml.EndTagToken {
@@ -917,7 +930,13 @@ func htmlLead(s string, n int) string {
 	if strings.IndexByte(s, '<') < 0 {
 		return plainLead(s, n)
 	}
-	z := xhtml.NewTokenizer(strings.NewReader(s))
+	z := newSimpleTokenizer(s)
+	defer z.release()
+	return htmlLeadWith(z, n)
+}
+
+// htmlLeadWith is htmlLead reading the tokens from z.
+func htmlLeadWith(z htmlTokens, n int) string {
 	var l leadBuilder
 	l.start(n)
 	for !l.done && l.b.Len() < n {
