@@ -39,6 +39,9 @@ type normalizer struct {
 	// their end tag is kept as it is, and so are their start and
 	// self-closing tags without attributes when their keptTag says so.
 	kept map[string]keptTag
+	// quickImg says that the policy keeps an img tag with src, alt,
+	// width and height as quickSanitizer.writeImg writes it.
+	quickImg bool
 }
 
 // keptTag says which tags of an element without attributes the policy
@@ -78,6 +81,9 @@ func newNormalizer() *normalizer {
 		}
 		n.kept[name] = k
 	}
+	img := `<img src="https://x.example/a.png?b=1&amp;c=2" alt="An image" width="10" height="50%">`
+	_, n.quickImg = n.kept["img"]
+	n.quickImg = n.quickImg && p.Sanitize(img) == img
 	return n
 }
 
@@ -250,6 +256,7 @@ type quickSanitizer struct {
 	// For htmlTextLead: separate says the lead is not made of the
 	// tokens given, and whole that b holds the sanitised lead.
 	separate, whole bool
+	tag0            []byte // scratch for writeImg
 }
 
 // text writes the decoded text of a text token.
@@ -270,6 +277,9 @@ func (q *quickSanitizer) tag(z htmlTokens, tt xhtml.TokenType, name []byte) {
 	case key != nil: // attributes
 		if string(name) == "a" && writeLink(&q.b, key, val, more, tt == xhtml.SelfClosingTagToken) {
 			break // the common <a href="...">
+		}
+		if string(name) == "img" && q.n.quickImg && q.writeImg(z, key, val, more, tt == xhtml.SelfClosingTagToken) {
+			break // the common <img src="..." alt="...">
 		}
 		// The policy sanitises the tag alone.
 		tag := q.n.policy.Sanitize(string(z.Raw()))
@@ -306,33 +316,15 @@ func (q *quickSanitizer) endTag(name []byte) {
 
 // writeLink writes the tag <a href="URL"> (or <a href="URL"/>), given its
 // first attribute and whether it has more, as the policy of newNormalizer
-// writes it, and reports whether it did. The policy requires a URL that
-// parses, has no space, tab or line break once trimmed, and is relative or
-// of a scheme it allows (http, https and mailto, with no further test); it
-// writes the URL as net/url does, escaped. Anything else (another
-// attribute, another scheme, a space) is left to the policy.
+// writes it, and reports whether it did: when its one attribute is an href
+// that policyURL takes. Anything else (another attribute, another scheme,
+// a space) is left to the policy.
 func writeLink(b *strings.Builder, key, val []byte, more, selfClosing bool) bool {
-	if more || string(key) != "href" || len(val) == 0 {
+	if more || string(key) != "href" {
 		return false
 	}
-	// Attribute values are rarely anything but plain URLs: refuse
-	// spaces anywhere rather than restate how they are trimmed.
-	for _, c := range val {
-		if c <= ' ' || c == 0x7f || c >= utf8.RuneSelf {
-			return false
-		}
-	}
-	u, err := url.Parse(string(val))
-	if err != nil {
-		return false
-	}
-	switch u.Scheme {
-	case "", "http", "https", "mailto":
-	default:
-		return false
-	}
-	href := u.String()
-	if href == "" {
+	href, ok := policyURL(val)
+	if !ok {
 		return false
 	}
 	b.WriteString(`<a href="`)
@@ -343,6 +335,108 @@ func writeLink(b *strings.Builder, key, val []byte, more, selfClosing bool) bool
 		b.WriteString(`">`)
 	}
 	return true
+}
+
+// policyURL is the URL that the policy of newNormalizer writes for the URL
+// val of a link or an image, and ok is true, when val is a URL it takes as
+// such. The policy requires a URL that parses, has no space, tab or line
+// break once trimmed, and is relative or of a scheme it allows (http,
+// https and mailto, with no further test); it writes the URL as net/url
+// does. ok is false for anything else, which is left to the policy.
+func policyURL(val []byte) (string, bool) {
+	if len(val) == 0 {
+		return "", false
+	}
+	// Attribute values are rarely anything but plain URLs: refuse
+	// spaces anywhere rather than restate how they are trimmed.
+	for _, c := range val {
+		if c <= ' ' || c == 0x7f || c >= utf8.RuneSelf {
+			return "", false
+		}
+	}
+	u, err := url.Parse(string(val))
+	if err != nil {
+		return "", false
+	}
+	switch u.Scheme {
+	case "", "http", "https", "mailto":
+	default:
+		return "", false
+	}
+	href := u.String()
+	return href, href != ""
+}
+
+// writeImg writes the tag <img ...> as the policy of newNormalizer writes
+// it, given its first attribute and whether it has more (the rest are read
+// from z), and reports whether it did: when every attribute is one that
+// the policy keeps on an image as it is, src a URL that policyURL takes,
+// alt matching bluemonday.Paragraph, width and height
+// bluemonday.NumberOrPercent (the patterns the policy matches them
+// against). Anything else is left to the policy.
+func (q *quickSanitizer) writeImg(z htmlTokens, key, val []byte, more, selfClosing bool) bool {
+	t := append(q.tag0[:0], "<img"...)
+	for {
+		t = append(t, ' ')
+		t = append(t, key...)
+		t = append(t, `="`...)
+		switch string(key) {
+		case "src":
+			src, ok := policyURL(val)
+			if !ok {
+				return false
+			}
+			t = appendEscaped(t, src)
+		case "alt":
+			if !bluemonday.Paragraph.Match(val) {
+				return false
+			}
+			t = appendEscaped(t, val)
+		case "width", "height":
+			if !bluemonday.NumberOrPercent.Match(val) {
+				return false
+			}
+			t = append(t, val...) // digits and '%'
+		default:
+			return false
+		}
+		t = append(t, '"')
+		if !more {
+			break
+		}
+		key, val, more = z.TagAttr()
+	}
+	if selfClosing {
+		t = append(t, "/>"...)
+	} else {
+		t = append(t, '>')
+	}
+	q.tag0 = t
+	q.b.Write(t)
+	return true
+}
+
+// appendEscaped appends s escaped as html.EscapeString escapes it.
+func appendEscaped[S string | []byte](dst []byte, s S) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '&':
+			dst = append(dst, "&amp;"...)
+		case '\'':
+			dst = append(dst, "&#39;"...)
+		case '<':
+			dst = append(dst, "&lt;"...)
+		case '>':
+			dst = append(dst, "&gt;"...)
+		case '"':
+			dst = append(dst, "&#34;"...)
+		case '\r':
+			dst = append(dst, "&#13;"...)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 // writeEscaped writes s escaped as html.EscapeString escapes it.
