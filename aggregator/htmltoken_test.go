@@ -232,3 +232,42 @@ func TestSimpleTokenizerRandom(t *testing.T) {
 	}
 	t.Logf("%d of %d read by the simple tokenizer alone", simple, runs)
 }
+
+// FuzzTextCleaner checks that textCleaner, written s in pieces cut at
+// random places (inside UTF-8 sequences too), with line breaks between
+// some of them, gives cleanText of the same.
+func FuzzTextCleaner(f *testing.F) {
+	for _, s := range []string{"", "a", " a  b \n\n\n c ", "\ufeffé\u00a0x\u2028y\x01z\xe2\x80", "a\xe2\x80\x99b\xf0\x9f\x98\x80c\xff\xfe",
+		"\t\r\nx\u0085y\u3000z \ufffd w"} {
+		f.Add(s, uint64(1))
+	}
+	for _, s := range htmlSeeds(f) {
+		f.Add(s, uint64(len(s)))
+	}
+	f.Fuzz(func(t *testing.T, s string, seed uint64) {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		var c textCleaner
+		var whole strings.Builder
+		var cuts []int // a piece's length, or -1 for a line break
+		for rest := s; ; {
+			n := rng.IntN(min(len(rest), 6) + 1)
+			if rng.IntN(4) == 0 {
+				n = len(rest)
+			}
+			c.write([]byte(rest[:n]))
+			whole.WriteString(rest[:n])
+			cuts = append(cuts, n)
+			if rng.IntN(5) == 0 {
+				c.newline()
+				whole.WriteByte('\n')
+				cuts = append(cuts, -1)
+			}
+			if rest = rest[n:]; rest == "" {
+				break
+			}
+		}
+		if got, want := c.String(), cleanText(whole.String()); got != want {
+			t.Fatalf("textCleaner of %q in pieces of %v = %q, cleanText gives %q", s, cuts, got, want)
+		}
+	})
+}

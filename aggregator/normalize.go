@@ -726,8 +726,8 @@ func htmlTextLeadWith(z htmlTokens, s string, n int, q *quickSanitizer) (text, l
 	}
 	// san: q sanitises the tokens as they come, as long as it can.
 	san := func() bool { return q != nil && (leading || whole) && !q.failed && !q.separate }
-	var b strings.Builder
-	b.Grow(len(s)) // the text is rarely longer than its markup
+	var b textCleaner // cleanText of the text, as it comes
+	b.grow(len(s))    // the text is rarely longer than its markup
 	skip := 0
 	for {
 		tt := z.Next()
@@ -742,7 +742,7 @@ func htmlTextLeadWith(z htmlTokens, s string, n int, q *quickSanitizer) (text, l
 			if q != nil && (leading || whole) {
 				q.whole = !q.failed && !q.separate
 			}
-			return cleanText(b.String()), lead
+			return b.String(), lead
 		case xhtml.TextToken:
 			// The lead copies the raw bytes before Text decodes them in
 			// place.
@@ -762,7 +762,7 @@ func htmlTextLeadWith(z htmlTokens, s string, n int, q *quickSanitizer) (text, l
 				q.text(text)
 			}
 			if skip == 0 {
-				b.Write(text)
+				b.write(text)
 			}
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
 			name := tagName(z, tt)
@@ -782,7 +782,7 @@ func htmlTextLeadWith(z htmlTokens, s string, n int, q *quickSanitizer) (text, l
 					skip++
 				}
 			case "br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article":
-				b.WriteByte('\n')
+				b.newline()
 			}
 		case xhtml.EndTagToken:
 			name := tagName(z, tt)
@@ -797,7 +797,7 @@ func htmlTextLeadWith(z htmlTokens, s string, n int, q *quickSanitizer) (text, l
 					skip--
 				}
 			case "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article":
-				b.WriteByte('\n')
+				b.newline()
 			}
 		case xhtml.CommentToken, xhtml.DoctypeToken:
 			if leading && san() {
@@ -934,6 +934,103 @@ func cleanText(s string) string {
 	}
 	b.WriteString(s[from:copied])
 	return b.String()
+}
+
+// textCleaner writes the text that cleanText gives of the text written
+// to it in pieces: htmlTextLead writes the text of an item's HTML to it,
+// without a second copy of the whole text before cleanText.
+type textCleaner struct {
+	b              strings.Builder
+	started, space bool // a character has been written; spaces dropped since
+	newlines       int  // line breaks dropped since the last character
+	// The start of a UTF-8 sequence that the last piece cut off.
+	carry [utf8.UTFMax - 1]byte
+	nc    int
+}
+
+func (c *textCleaner) grow(n int) { c.b.Grow(n) }
+
+// newline writes a line break. A sequence that the last piece cut off is
+// invalid UTF-8, followed by it: it is dropped.
+func (c *textCleaner) newline() {
+	c.nc = 0
+	c.newlines++
+}
+
+// String is the clean text of what was written; a sequence left cut off
+// at the end is dropped, as cleanText drops invalid UTF-8.
+func (c *textCleaner) String() string { return c.b.String() }
+
+// write writes the piece p.
+func (c *textCleaner) write(p []byte) {
+	if c.nc > 0 {
+		// The runes that start in the bytes carried over, completed by
+		// the first bytes of p.
+		var tmp [2 * utf8.UTFMax]byte
+		t := append(tmp[:0], c.carry[:c.nc]...)
+		t = append(t, p[:min(len(p), utf8.UTFMax)]...)
+		nc := c.nc
+		c.nc = 0
+		i := 0
+		for i < nc {
+			if !utf8.FullRune(t[i:]) {
+				// p ended before the sequence did: t[i:] holds the
+				// rest of the carry and all of p.
+				c.nc = copy(c.carry[:], t[i:])
+				return
+			}
+			r, size := utf8.DecodeRune(t[i:])
+			c.put(r, t[i:i+size])
+			i += size
+		}
+		p = p[i-nc:]
+	}
+	for i := 0; i < len(p); {
+		if ch := p[i]; ch > ' ' && ch < 0x7f {
+			// A run of printable ASCII.
+			j := i + 1
+			for j < len(p) && p[j] > ' ' && p[j] < 0x7f {
+				j++
+			}
+			c.separate()
+			c.b.Write(p[i:j])
+			i = j
+			continue
+		}
+		r, size := rune(p[i]), 1
+		if r >= utf8.RuneSelf {
+			if !utf8.FullRune(p[i:]) {
+				c.nc = copy(c.carry[:], p[i:])
+				return
+			}
+			r, size = utf8.DecodeRune(p[i:])
+		}
+		c.put(r, p[i:i+size])
+		i += size
+	}
+}
+
+// put writes the rune r, encoded as enc, as cleanText does.
+func (c *textCleaner) put(r rune, enc []byte) {
+	switch {
+	case r == utf8.RuneError || r == '\uFEFF':
+	case r == '\n':
+		c.newlines++
+	case unicode.IsSpace(r):
+		c.space = true
+	case unicode.IsControl(r):
+	default:
+		c.separate()
+		c.b.Write(enc)
+	}
+}
+
+// separate writes what comes before a character that is kept: the
+// separator of the spaces and line breaks dropped since the last one.
+func (c *textCleaner) separate() {
+	c.b.WriteString(separator(c.started, c.space, c.newlines))
+	c.started = true
+	c.space, c.newlines = false, 0
 }
 
 // separator is what cleanText writes before a character after dropping
