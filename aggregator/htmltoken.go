@@ -416,11 +416,10 @@ func isHexOrDigit(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
+// indexByteFrom is the index of the first c in b from b[from], or -1.
 func indexByteFrom(b []byte, from int, c byte) int {
-	for i := from; i < len(b); i++ {
-		if b[i] == c {
-			return i
-		}
+	if i := bytes.IndexByte(b[from:], c); i >= 0 {
+		return from + i
 	}
 	return -1
 }

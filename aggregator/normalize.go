@@ -724,6 +724,10 @@ func htmlTextLeadWith(z htmlTokens, s string, n int, q *quickSanitizer) (text, l
 		lead = s
 		whole = q != nil
 	}
+	if q != nil && (leading || whole) {
+		// The sanitised lead is about as long as the lead.
+		q.b.Grow(min(len(s), n+64) + 64)
+	}
 	// san: q sanitises the tokens as they come, as long as it can.
 	san := func() bool { return q != nil && (leading || whole) && !q.failed && !q.separate }
 	var b textCleaner // cleanText of the text, as it comes
@@ -987,10 +991,17 @@ func (c *textCleaner) write(p []byte) {
 	}
 	for i := 0; i < len(p); {
 		if ch := p[i]; ch > ' ' && ch < 0x7f {
-			// A run of printable ASCII.
+			// A run of printable ASCII, with single spaces between
+			// them: written as it is.
 			j := i + 1
-			for j < len(p) && p[j] > ' ' && p[j] < 0x7f {
-				j++
+			for j < len(p) {
+				if ch := p[j]; ch > ' ' && ch < 0x7f {
+					j++
+				} else if ch == ' ' && j+1 < len(p) && p[j+1] > ' ' && p[j+1] < 0x7f {
+					j += 2
+				} else {
+					break
+				}
 			}
 			c.separate()
 			c.b.Write(p[i:j])
@@ -1028,7 +1039,9 @@ func (c *textCleaner) put(r rune, enc []byte) {
 // separate writes what comes before a character that is kept: the
 // separator of the spaces and line breaks dropped since the last one.
 func (c *textCleaner) separate() {
-	c.b.WriteString(separator(c.started, c.space, c.newlines))
+	if c.space || c.newlines > 0 {
+		c.b.WriteString(separator(c.started, c.space, c.newlines))
+	}
 	c.started = true
 	c.space, c.newlines = false, 0
 }
