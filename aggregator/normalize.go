@@ -1194,9 +1194,30 @@ func (l *leadBuilder) text(raw []byte) (cut bool) {
 
 func (l *leadBuilder) startTag(name, raw []byte) {
 	if !voidElement(string(name)) {
-		l.open = append(l.open, string(name))
+		if l.open == nil {
+			l.open = make([]string, 0, 4)
+		}
+		l.open = append(l.open, internTag(name))
 	}
 	l.b.Write(raw)
+}
+
+// commonTags are the names of the elements of quickElements, for
+// internTag; it is not changed after it is made.
+var commonTags = func() map[string]string {
+	m := make(map[string]string, len(quickElements))
+	for _, name := range quickElements {
+		m[name] = name
+	}
+	return m
+}()
+
+// internTag is string(name), without a copy for a common element.
+func internTag(name []byte) string {
+	if s, ok := commonTags[string(name)]; ok {
+		return s
+	}
+	return string(name)
 }
 
 func (l *leadBuilder) selfClosingTag(raw []byte) {
