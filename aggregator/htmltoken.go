@@ -23,9 +23,9 @@ type htmlTokens interface {
 
 // simpleTokenizer gives the tokens that x/net/html's Tokenizer gives, the
 // same types and bytes. It reads the markup of most feed items itself:
-// text (with the common entities), and start, end and self-closing tags
-// whose attributes have plain names, with values quoted or unquoted. At
-// anything else (a comment, a doctype, a raw-text element such as script
+// text (with the common entities), start, end and self-closing tags
+// whose attributes have plain names, with values quoted or unquoted, and
+// plain comments. At anything else (a doctype, a raw-text element such as script
 // or style, a tag cut off by the end of the input, repeated attributes),
 // which it meets at the start of a token, it hands the rest of the input
 // to an x/net/html Tokenizer: the two read alike from there, as x/net/html
@@ -46,7 +46,7 @@ type simpleTokenizer struct {
 	// its name and its attributes.
 	tt         xhtml.TokenType
 	start, end int
-	nameEnd    int
+	nameEnd    int // or for a comment, the end of its text
 	attrs      []attrSpan
 	nextAttr   int
 	err        error
@@ -167,8 +167,17 @@ func (z *simpleTokenizer) Next() xhtml.TokenType {
 		z.tt, z.start, z.end, z.nameEnd = xhtml.EndTagToken, i, k+1, name
 	case isASCIILetter(c):
 		return z.startTag(i)
+	case c == '!' && bytes.HasPrefix(b[i+2:], []byte("--")):
+		// A comment that ends at the first "-->" and has no '>'
+		// before it, which x/net/html would read otherwise.
+		k := bytes.Index(b[i+4:], []byte("-->"))
+		if k < 0 || bytes.IndexByte(b[i+4:i+4+k], '>') >= 0 {
+			return z.handOver()
+		}
+		z.tt, z.start, z.end = xhtml.CommentToken, i, i+4+k+3
+		z.nameEnd = i + 4 + k // the end of the comment's text
 	default:
-		return z.handOver() // "<!" or "<?"
+		return z.handOver() // another "<!", or "<?"
 	}
 	z.pos = z.end
 	return z.tt
@@ -259,10 +268,15 @@ func (z *simpleTokenizer) Text() []byte {
 	if z.x != nil {
 		return z.x.Text()
 	}
-	if z.tt != xhtml.TextToken {
+	var s []byte
+	switch z.tt {
+	case xhtml.TextToken:
+		s = z.buf[z.start:z.end]
+	case xhtml.CommentToken:
+		s = z.buf[z.start+len("<!--") : z.nameEnd]
+	default:
 		return nil
 	}
-	s := z.buf[z.start:z.end]
 	z.start = z.end // as x/net/html: the text is given once
 	if indexByteFrom(s, 0, '&') < 0 {
 		return s

@@ -28,7 +28,13 @@ var simpleHTMLCases = []struct {
 	{`&#0; &#x80; &#150; &#xD800; &#x110000; &#12345678; &#1234567; &#x41 &#65; &#X41;`, true},
 	{`AT&T, Q & A, &; &#; 5 &lt 6`, true},       // Text falls back to x/net/html's unescaping
 	{`<a href="?a=1&b=2&c&amp=&d">x</a>`, true}, // entities that attribute values read otherwise
-	{`<p>one</p><!-- a comment --><p>two</p>`, false},
+	{`<p>one</p><!-- a comment &amp; more --><p>two</p><!----><!-- wp:paragraph {"x":1} -->`, true},
+	{`<!-->x-->`, false},
+	{`<!--->x-->`, false},
+	{`<!-- a > b -->`, false},
+	{`<!-- a --!> b -->`, false},
+	{`<!-- cut off`, false},
+	{`<!-x-->`, false},
 	{`<!DOCTYPE html><p>x</p>`, false},
 	{`<p>x</p><script>alert("<p>")</script>`, false},
 	{`<STYLE>p{}</STYLE>`, false},
@@ -82,7 +88,7 @@ func compareTokens(s string) (simple bool, problem string) {
 				return false, "error " + z.Err().Error() + ", x/net/html gives " + x.Err().Error()
 			}
 			return z.x == nil, ""
-		case xhtml.TextToken:
+		case xhtml.TextToken, xhtml.CommentToken, xhtml.DoctypeToken:
 			if got, want := z.Text(), x.Text(); !bytes.Equal(got, want) {
 				return false, "text " + string(got) + ", x/net/html gives " + string(want)
 			}
@@ -196,7 +202,7 @@ func TestSimpleTokenizerRandom(t *testing.T) {
 		"a", "P", "br", "img", "Div", "h1", "o:p", "x-y", "script", "STYLE", "title", "iframe", "textarea",
 		" href", " HREF", " src", " alt", " data-x", " _a", " :b", " c.d", "=\"", "='", "=", "x", "/path/", "?q=1",
 		"&", "&amp;", "&amp", "&lt;", "&rsquo;", "&#39;", "&#x2019;", "&#150;", "&#;", "&foo;", "&ampx;", "&nbsp",
-		"<!--", "-->", "<!", "<?", "<![CDATA[", "]]>", "text", " words ", "é", "\u2019", "\x00", "\r"}
+		"<!--", "-->", "--", "-", "!", "--!>", "<!", "<?", "<![CDATA[", "]]>", "text", " words ", "é", "\u2019", "\x00", "\r"}
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
