@@ -17,6 +17,19 @@ import (
 	"golang.org/x/text/encoding/unicode/utf32"
 )
 
+// newFeedParser returns the gofeed parser that a worker keeps for the
+// feeds it reads (a Parser is not safe for concurrent use). Its RSS
+// translator does not look for an item's image in its HTML when the feed
+// names none: that fallback runs a full HTML parse of every item's content
+// and description (~4% of a cold poll's CPU and 6% of its allocations) to
+// fill Item.Image, which storyfeed never reads. The Atom and JSON
+// translators take images only from elements, so they keep their defaults.
+func newFeedParser() *gofeed.Parser {
+	p := gofeed.NewParser()
+	p.RSSTranslator = &gofeed.DefaultRSSTranslator{DisableContentImageScan: true}
+	return p
+}
+
 // parseFeed parses a feed body delivered with the HTTP Content-Type
 // contentType ("" for a local file). The body is first turned into clean
 // UTF-8 (see feedUTF8), so that a feed in any common charset, or a

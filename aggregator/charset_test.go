@@ -55,7 +55,7 @@ var charsetCases = []struct {
 }
 
 func TestCharsets(t *testing.T) {
-	parser := gofeed.NewParser()
+	parser := newFeedParser()
 	n := newNormalizer()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tc := range charsetCases {
@@ -180,7 +180,7 @@ func BenchmarkParseFeed(b *testing.B) {
 		{"feedUTF8", func(*gofeed.Parser) error { feedUTF8(body, "application/rss+xml; charset=utf-8"); return nil }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			p := gofeed.NewParser()
+			p := newFeedParser()
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -189,5 +189,31 @@ func BenchmarkParseFeed(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestFeedParserSkipsImageScan checks that the workers' parser does not
+// parse an item's HTML for an image (which storyfeed never reads), and
+// still gives the HTML itself and the images the feed names.
+func TestFeedParserSkipsImageScan(t *testing.T) {
+	body := []byte(`<rss version="2.0"><channel><title>t</title>
+<item><title>a</title><description>&lt;p&gt;&lt;img src="https://x.example/a.jpg"&gt;text&lt;/p&gt;</description></item>
+<item><title>b</title><enclosure url="https://x.example/b.jpg" type="image/jpeg" length="1"/></item>
+</channel></rss>`)
+	feed, err := parseFeed(newFeedParser(), body, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(feed.Items) != 2 {
+		t.Fatalf("%d items, want 2", len(feed.Items))
+	}
+	if img := feed.Items[0].Image; img != nil {
+		t.Errorf("item a: Image = %+v, want nil (no scan of its HTML)", img)
+	}
+	if want := `<p><img src="https://x.example/a.jpg">text</p>`; feed.Items[0].Description != want {
+		t.Errorf("item a: Description = %q, want %q", feed.Items[0].Description, want)
+	}
+	if img := feed.Items[1].Image; img == nil || img.URL != "https://x.example/b.jpg" {
+		t.Errorf("item b: Image = %+v, want the enclosure's URL", img)
 	}
 }

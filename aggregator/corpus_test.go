@@ -154,7 +154,7 @@ func TestCorpus(t *testing.T) {
 	byDir := map[string]*tally{}
 	var ok, anyT, exp tally
 	ingested := 0 // ok files ingested, whatever their stated values
-	parser := gofeed.NewParser()
+	parser := newFeedParser()
 	// check gives the problems of one source that read the file of e.
 	check := func(e corpusEntry, name, contentType string) []string {
 		st, polled := state[name]

@@ -39,6 +39,9 @@ type normalizer struct {
 	// their end tag is kept as it is, and so are their start and
 	// self-closing tags without attributes when their keptTag says so.
 	kept map[string]keptTag
+	// quickImg says that the policy keeps an img tag with src, alt,
+	// width and height as quickSanitizer.writeImg writes it.
+	quickImg bool
 }
 
 // keptTag says which tags of an element without attributes the policy
@@ -78,6 +81,9 @@ func newNormalizer() *normalizer {
 		}
 		n.kept[name] = k
 	}
+	img := `<img src="https://x.example/a.png?b=1&amp;c=2" alt="An image" width="10" height="50%">`
+	_, n.quickImg = n.kept["img"]
+	n.quickImg = n.quickImg && p.Sanitize(img) == img
 	return n
 }
 
@@ -213,7 +219,13 @@ func (n *normalizer) sanitize(s string) string {
 // or in raw text: anything of that kind, a tag the policy drops, and a
 // tokenizer error make ok false.
 func (n *normalizer) quickSanitize(s string) (out string, ok bool) {
-	z := xhtml.NewTokenizer(strings.NewReader(s))
+	z := newSimpleTokenizer(s)
+	defer z.release()
+	return n.quickSanitizeWith(z, s)
+}
+
+// quickSanitizeWith is quickSanitize reading the tokens of s from z.
+func (n *normalizer) quickSanitizeWith(z htmlTokens, s string) (out string, ok bool) {
 	q := quickSanitizer{n: n}
 	q.b.Grow(len(s) + len(s)/8)
 	for !q.failed {
@@ -244,6 +256,7 @@ type quickSanitizer struct {
 	// For htmlTextLead: separate says the lead is not made of the
 	// tokens given, and whole that b holds the sanitised lead.
 	separate, whole bool
+	tag0            []byte // scratch for writeImg
 }
 
 // text writes the decoded text of a text token.
@@ -252,7 +265,7 @@ func (q *quickSanitizer) text(text []byte) {
 }
 
 // tag writes the start or self-closing tag z is at, named name.
-func (q *quickSanitizer) tag(z *xhtml.Tokenizer, tt xhtml.TokenType, name []byte) {
+func (q *quickSanitizer) tag(z htmlTokens, tt xhtml.TokenType, name []byte) {
 	k, known := q.n.kept[string(name)]
 	if !known {
 		q.failed = true
@@ -264,6 +277,9 @@ func (q *quickSanitizer) tag(z *xhtml.Tokenizer, tt xhtml.TokenType, name []byte
 	case key != nil: // attributes
 		if string(name) == "a" && writeLink(&q.b, key, val, more, tt == xhtml.SelfClosingTagToken) {
 			break // the common <a href="...">
+		}
+		if string(name) == "img" && q.n.quickImg && q.writeImg(z, key, val, more, tt == xhtml.SelfClosingTagToken) {
+			break // the common <img src="..." alt="...">
 		}
 		// The policy sanitises the tag alone.
 		tag := q.n.policy.Sanitize(string(z.Raw()))
@@ -300,33 +316,15 @@ func (q *quickSanitizer) endTag(name []byte) {
 
 // writeLink writes the tag <a href="URL"> (or <a href="URL"/>), given its
 // first attribute and whether it has more, as the policy of newNormalizer
-// writes it, and reports whether it did. The policy requires a URL that
-// parses, has no space, tab or line break once trimmed, and is relative or
-// of a scheme it allows (http, https and mailto, with no further test); it
-// writes the URL as net/url does, escaped. Anything else (another
-// attribute, another scheme, a space) is left to the policy.
+// writes it, and reports whether it did: when its one attribute is an href
+// that policyURL takes. Anything else (another attribute, another scheme,
+// a space) is left to the policy.
 func writeLink(b *strings.Builder, key, val []byte, more, selfClosing bool) bool {
-	if more || string(key) != "href" || len(val) == 0 {
+	if more || string(key) != "href" {
 		return false
 	}
-	// Attribute values are rarely anything but plain URLs: refuse
-	// spaces anywhere rather than restate how they are trimmed.
-	for _, c := range val {
-		if c <= ' ' || c == 0x7f || c >= utf8.RuneSelf {
-			return false
-		}
-	}
-	u, err := url.Parse(string(val))
-	if err != nil {
-		return false
-	}
-	switch u.Scheme {
-	case "", "http", "https", "mailto":
-	default:
-		return false
-	}
-	href := u.String()
-	if href == "" {
+	href, ok := policyURL(val)
+	if !ok {
 		return false
 	}
 	b.WriteString(`<a href="`)
@@ -337,6 +335,108 @@ func writeLink(b *strings.Builder, key, val []byte, more, selfClosing bool) bool
 		b.WriteString(`">`)
 	}
 	return true
+}
+
+// policyURL is the URL that the policy of newNormalizer writes for the URL
+// val of a link or an image, and ok is true, when val is a URL it takes as
+// such. The policy requires a URL that parses, has no space, tab or line
+// break once trimmed, and is relative or of a scheme it allows (http,
+// https and mailto, with no further test); it writes the URL as net/url
+// does. ok is false for anything else, which is left to the policy.
+func policyURL(val []byte) (string, bool) {
+	if len(val) == 0 {
+		return "", false
+	}
+	// Attribute values are rarely anything but plain URLs: refuse
+	// spaces anywhere rather than restate how they are trimmed.
+	for _, c := range val {
+		if c <= ' ' || c == 0x7f || c >= utf8.RuneSelf {
+			return "", false
+		}
+	}
+	u, err := url.Parse(string(val))
+	if err != nil {
+		return "", false
+	}
+	switch u.Scheme {
+	case "", "http", "https", "mailto":
+	default:
+		return "", false
+	}
+	href := u.String()
+	return href, href != ""
+}
+
+// writeImg writes the tag <img ...> as the policy of newNormalizer writes
+// it, given its first attribute and whether it has more (the rest are read
+// from z), and reports whether it did: when every attribute is one that
+// the policy keeps on an image as it is, src a URL that policyURL takes,
+// alt matching bluemonday.Paragraph, width and height
+// bluemonday.NumberOrPercent (the patterns the policy matches them
+// against). Anything else is left to the policy.
+func (q *quickSanitizer) writeImg(z htmlTokens, key, val []byte, more, selfClosing bool) bool {
+	t := append(q.tag0[:0], "<img"...)
+	for {
+		t = append(t, ' ')
+		t = append(t, key...)
+		t = append(t, `="`...)
+		switch string(key) {
+		case "src":
+			src, ok := policyURL(val)
+			if !ok {
+				return false
+			}
+			t = appendEscaped(t, src)
+		case "alt":
+			if !bluemonday.Paragraph.Match(val) {
+				return false
+			}
+			t = appendEscaped(t, val)
+		case "width", "height":
+			if !bluemonday.NumberOrPercent.Match(val) {
+				return false
+			}
+			t = append(t, val...) // digits and '%'
+		default:
+			return false
+		}
+		t = append(t, '"')
+		if !more {
+			break
+		}
+		key, val, more = z.TagAttr()
+	}
+	if selfClosing {
+		t = append(t, "/>"...)
+	} else {
+		t = append(t, '>')
+	}
+	q.tag0 = t
+	q.b.Write(t)
+	return true
+}
+
+// appendEscaped appends s escaped as html.EscapeString escapes it.
+func appendEscaped[S string | []byte](dst []byte, s S) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '&':
+			dst = append(dst, "&amp;"...)
+		case '\'':
+			dst = append(dst, "&#39;"...)
+		case '<':
+			dst = append(dst, "&lt;"...)
+		case '>':
+			dst = append(dst, "&gt;"...)
+		case '"':
+			dst = append(dst, "&#34;"...)
+		case '\r':
+			dst = append(dst, "&#13;"...)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 // writeEscaped writes s escaped as html.EscapeString escapes it.
@@ -606,6 +706,14 @@ func htmlTextLead(s string, n int, q *quickSanitizer) (text, lead string) {
 		}
 		return cleanText(s), lead
 	}
+	z := newSimpleTokenizer(s)
+	defer z.release()
+	return htmlTextLeadWith(z, s, n, q)
+}
+
+// htmlTextLeadWith is htmlTextLead reading the tokens of s, which has a
+// '<' or a '&', from z.
+func htmlTextLeadWith(z htmlTokens, s string, n int, q *quickSanitizer) (text, lead string) {
 	var l leadBuilder
 	leading := n > 0 && len(s) > n/4 // the lead is being built
 	whole := false                   // q sanitises all of s, which is the lead
@@ -616,11 +724,14 @@ func htmlTextLead(s string, n int, q *quickSanitizer) (text, lead string) {
 		lead = s
 		whole = q != nil
 	}
+	if q != nil && (leading || whole) {
+		// The sanitised lead is about as long as the lead.
+		q.b.Grow(min(len(s), n+64) + 64)
+	}
 	// san: q sanitises the tokens as they come, as long as it can.
 	san := func() bool { return q != nil && (leading || whole) && !q.failed && !q.separate }
-	z := xhtml.NewTokenizer(strings.NewReader(s))
-	var b strings.Builder
-	b.Grow(len(s)) // the text is rarely longer than its markup
+	var b textCleaner // cleanText of the text, as it comes
+	b.grow(len(s))    // the text is rarely longer than its markup
 	skip := 0
 	for {
 		tt := z.Next()
@@ -635,7 +746,7 @@ func htmlTextLead(s string, n int, q *quickSanitizer) (text, lead string) {
 			if q != nil && (leading || whole) {
 				q.whole = !q.failed && !q.separate
 			}
-			return cleanText(b.String()), lead
+			return b.String(), lead
 		case xhtml.TextToken:
 			// The lead copies the raw bytes before Text decodes them in
 			// place.
@@ -655,7 +766,7 @@ func htmlTextLead(s string, n int, q *quickSanitizer) (text, lead string) {
 				q.text(text)
 			}
 			if skip == 0 {
-				b.Write(text)
+				b.write(text)
 			}
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
 			name := tagName(z, tt)
@@ -675,7 +786,7 @@ func htmlTextLead(s string, n int, q *quickSanitizer) (text, lead string) {
 					skip++
 				}
 			case "br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article":
-				b.WriteByte('\n')
+				b.newline()
 			}
 		case xhtml.EndTagToken:
 			name := tagName(z, tt)
@@ -690,7 +801,7 @@ func htmlTextLead(s string, n int, q *quickSanitizer) (text, lead string) {
 					skip--
 				}
 			case "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article":
-				b.WriteByte('\n')
+				b.newline()
 			}
 		case xhtml.CommentToken, xhtml.DoctypeToken:
 			if leading && san() {
@@ -712,7 +823,7 @@ func htmlTextLead(s string, n int, q *quickSanitizer) (text, lead string) {
 // lower-case letters, digits and hyphens, as nearly all are, is read here
 // from the raw tag instead, where the tokenizer reads it: from the first
 // letter to a space, '/' or '>'.
-func tagName(z *xhtml.Tokenizer, tt xhtml.TokenType) []byte {
+func tagName(z htmlTokens, tt xhtml.TokenType) []byte {
 	raw := z.Raw()
 	i := 1 // after "<"
 	if tt == xhtml.EndTagToken {
@@ -829,6 +940,112 @@ func cleanText(s string) string {
 	return b.String()
 }
 
+// textCleaner writes the text that cleanText gives of the text written
+// to it in pieces: htmlTextLead writes the text of an item's HTML to it,
+// without a second copy of the whole text before cleanText.
+type textCleaner struct {
+	b              strings.Builder
+	started, space bool // a character has been written; spaces dropped since
+	newlines       int  // line breaks dropped since the last character
+	// The start of a UTF-8 sequence that the last piece cut off.
+	carry [utf8.UTFMax - 1]byte
+	nc    int
+}
+
+func (c *textCleaner) grow(n int) { c.b.Grow(n) }
+
+// newline writes a line break. A sequence that the last piece cut off is
+// invalid UTF-8, followed by it: it is dropped.
+func (c *textCleaner) newline() {
+	c.nc = 0
+	c.newlines++
+}
+
+// String is the clean text of what was written; a sequence left cut off
+// at the end is dropped, as cleanText drops invalid UTF-8.
+func (c *textCleaner) String() string { return c.b.String() }
+
+// write writes the piece p.
+func (c *textCleaner) write(p []byte) {
+	if c.nc > 0 {
+		// The runes that start in the bytes carried over, completed by
+		// the first bytes of p.
+		var tmp [2 * utf8.UTFMax]byte
+		t := append(tmp[:0], c.carry[:c.nc]...)
+		t = append(t, p[:min(len(p), utf8.UTFMax)]...)
+		nc := c.nc
+		c.nc = 0
+		i := 0
+		for i < nc {
+			if !utf8.FullRune(t[i:]) {
+				// p ended before the sequence did: t[i:] holds the
+				// rest of the carry and all of p.
+				c.nc = copy(c.carry[:], t[i:])
+				return
+			}
+			r, size := utf8.DecodeRune(t[i:])
+			c.put(r, t[i:i+size])
+			i += size
+		}
+		p = p[i-nc:]
+	}
+	for i := 0; i < len(p); {
+		if ch := p[i]; ch > ' ' && ch < 0x7f {
+			// A run of printable ASCII, with single spaces between
+			// them: written as it is.
+			j := i + 1
+			for j < len(p) {
+				if ch := p[j]; ch > ' ' && ch < 0x7f {
+					j++
+				} else if ch == ' ' && j+1 < len(p) && p[j+1] > ' ' && p[j+1] < 0x7f {
+					j += 2
+				} else {
+					break
+				}
+			}
+			c.separate()
+			c.b.Write(p[i:j])
+			i = j
+			continue
+		}
+		r, size := rune(p[i]), 1
+		if r >= utf8.RuneSelf {
+			if !utf8.FullRune(p[i:]) {
+				c.nc = copy(c.carry[:], p[i:])
+				return
+			}
+			r, size = utf8.DecodeRune(p[i:])
+		}
+		c.put(r, p[i:i+size])
+		i += size
+	}
+}
+
+// put writes the rune r, encoded as enc, as cleanText does.
+func (c *textCleaner) put(r rune, enc []byte) {
+	switch {
+	case r == utf8.RuneError || r == '\uFEFF':
+	case r == '\n':
+		c.newlines++
+	case unicode.IsSpace(r):
+		c.space = true
+	case unicode.IsControl(r):
+	default:
+		c.separate()
+		c.b.Write(enc)
+	}
+}
+
+// separate writes what comes before a character that is kept: the
+// separator of the spaces and line breaks dropped since the last one.
+func (c *textCleaner) separate() {
+	if c.space || c.newlines > 0 {
+		c.b.WriteString(separator(c.started, c.space, c.newlines))
+	}
+	c.started = true
+	c.space, c.newlines = false, 0
+}
+
 // separator is what cleanText writes before a character after dropping
 // spaces and line breaks: a blank line for a break, a space for spaces.
 func separator(started, space bool, newlines int) string {
@@ -917,7 +1134,13 @@ func htmlLead(s string, n int) string {
 	if strings.IndexByte(s, '<') < 0 {
 		return plainLead(s, n)
 	}
-	z := xhtml.NewTokenizer(strings.NewReader(s))
+	z := newSimpleTokenizer(s)
+	defer z.release()
+	return htmlLeadWith(z, n)
+}
+
+// htmlLeadWith is htmlLead reading the tokens from z.
+func htmlLeadWith(z htmlTokens, n int) string {
 	var l leadBuilder
 	l.start(n)
 	for !l.done && l.b.Len() < n {
@@ -971,9 +1194,30 @@ func (l *leadBuilder) text(raw []byte) (cut bool) {
 
 func (l *leadBuilder) startTag(name, raw []byte) {
 	if !voidElement(string(name)) {
-		l.open = append(l.open, string(name))
+		if l.open == nil {
+			l.open = make([]string, 0, 4)
+		}
+		l.open = append(l.open, internTag(name))
 	}
 	l.b.Write(raw)
+}
+
+// commonTags are the names of the elements of quickElements, for
+// internTag; it is not changed after it is made.
+var commonTags = func() map[string]string {
+	m := make(map[string]string, len(quickElements))
+	for _, name := range quickElements {
+		m[name] = name
+	}
+	return m
+}()
+
+// internTag is string(name), without a copy for a common element.
+func internTag(name []byte) string {
+	if s, ok := commonTags[string(name)]; ok {
+		return s
+	}
+	return string(name)
 }
 
 func (l *leadBuilder) selfClosingTag(raw []byte) {

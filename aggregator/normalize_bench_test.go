@@ -36,7 +36,7 @@ func normaliseFeeds(tb testing.TB) (names []string, feeds []*gofeed.Feed) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		feed, err := parseFeed(gofeed.NewParser(), b, "")
+		feed, err := parseFeed(newFeedParser(), b, "")
 		if err != nil {
 			tb.Fatalf("%s: %v", file, err)
 		}

@@ -117,9 +117,9 @@ func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			parser := gofeed.NewParser() // one per worker: a Parser is not safe for concurrent use
+			w := &reader{parser: newFeedParser()} // one per worker: a Parser is not safe for concurrent use
 			for j := range jobs {
-				f := s.read(ctx, parser, j.src)
+				f := s.read(ctx, w, j.src)
 				s.prepare(&f)
 				if f.release != nil {
 					f.release()
@@ -203,9 +203,22 @@ func (s *Service) poll(ctx context.Context, sources []config.Source) (Cycle, err
 	return c, nil
 }
 
+// reader is what a poll worker keeps from one source to the next.
+type reader struct {
+	parser *gofeed.Parser
+	// body is the buffer that the last feed body was read into, handed to
+	// the next fetch: a body is parsed, and nothing of it kept, before the
+	// worker fetches again.
+	body []byte
+}
+
+// maxKeptBody bounds the buffer a worker keeps between fetches, so that a
+// rare large feed does not stay resident in every worker.
+const maxKeptBody = 1 << 20
+
 // read fetches or reads one source and normalises its items. It never
 // writes; errors end up in the result.
-func (s *Service) read(ctx context.Context, parser *gofeed.Parser, src config.Source) fetched {
+func (s *Service) read(ctx context.Context, w *reader, src config.Source) fetched {
 	f := fetched{src: src}
 	st, _, err := s.store.Source(src.Name)
 	if err != nil {
@@ -221,14 +234,14 @@ func (s *Service) read(ctx context.Context, parser *gofeed.Parser, src config.So
 	f.state.LastFetch = now
 	switch {
 	case src.URL != "":
-		s.readURL(ctx, parser, &f, now)
+		s.readURL(ctx, w, &f, now)
 	default:
-		s.readPath(parser, &f, now)
+		s.readPath(w.parser, &f, now)
 	}
 	return f
 }
 
-func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched, now time.Time) {
+func (s *Service) readURL(ctx context.Context, w *reader, f *fetched, now time.Time) {
 	target := fetchURL(&f.state, f.src)
 	v := fetch.Validators{}
 	if f.state.URL == target || f.state.URL == "" {
@@ -236,7 +249,12 @@ func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched
 		v = fetch.Validators{ETag: f.state.ETag, LastModified: f.state.LastModified}
 	}
 	start := time.Now()
-	res, err := s.fetcher.Get(ctx, target, v)
+	res, err := s.fetcher.GetInto(ctx, target, v, w.body)
+	if err == nil && res.Body != nil && cap(res.Body) <= maxKeptBody {
+		// Given back to the next fetch once this one returns: what is
+		// kept of the body (items, state) is copied out of it below.
+		w.body = res.Body[:0]
+	}
 	if he := (*fetch.HeldError)(nil); errors.As(err, &he) {
 		f.skipped = true // not fetched, so not observed either
 		if s.holdLog.first(he.Host, he.Until) {
@@ -278,7 +296,7 @@ func (s *Service) readURL(ctx context.Context, parser *gofeed.Parser, f *fetched
 		return
 	}
 	f.release = s.acquireCPU() // held until the worker has prepared the items
-	feed, err := parseFeed(parser, res.Body, res.ContentType)
+	feed, err := parseFeed(w.parser, res.Body, res.ContentType)
 	if err != nil {
 		f.err = fmt.Errorf("parse %s: %w", target, err)
 		return

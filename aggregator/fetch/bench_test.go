@@ -21,6 +21,9 @@ import (
 // items/s:
 //
 //	go test ./aggregator/fetch -run '^$' -bench GetOneHost -count 5
+//
+// Its reuse=true cases read every body into the buffer of the last, as a
+// poll worker does; B/op shows what that saves.
 func BenchmarkGetOneHost(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	words := strings.Fields("the council said harbour bridge reopened after repairs minister report storm coast officials market shares rose fell week talks envoy")
@@ -46,24 +49,32 @@ func BenchmarkGetOneHost(b *testing.B) {
 	}))
 	defer srv.Close()
 	for _, perHost := range []int{4, 1, 0} {
-		b.Run(fmt.Sprintf("per_host=%d", perHost), func(b *testing.B) {
-			c := New(Options{AllowPrivate: true, PerHost: perHost})
-			b.SetBytes(int64(feed.Len()))
-			b.ReportAllocs()
-			b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0))) // 16 goroutines in all
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					res, err := c.Get(context.Background(), srv.URL+"/f.xml", Validators{})
-					if err != nil {
-						b.Error(err)
-						return
+		// reuse: each goroutine reads every body into the buffer of
+		// the last, as a poll worker does (GetInto).
+		for _, reuse := range []bool{false, true} {
+			b.Run(fmt.Sprintf("per_host=%d/reuse=%v", perHost, reuse), func(b *testing.B) {
+				c := New(Options{AllowPrivate: true, PerHost: perHost})
+				b.SetBytes(int64(feed.Len()))
+				b.ReportAllocs()
+				b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0))) // 16 goroutines in all
+				b.RunParallel(func(pb *testing.PB) {
+					var buf []byte
+					for pb.Next() {
+						res, err := c.GetInto(context.Background(), srv.URL+"/f.xml", Validators{}, buf)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						if len(res.Body) != feed.Len() {
+							b.Errorf("Get: %d bytes, want %d", len(res.Body), feed.Len())
+							return
+						}
+						if reuse {
+							buf = res.Body[:0]
+						}
 					}
-					if len(res.Body) != feed.Len() {
-						b.Errorf("Get: %d bytes, want %d", len(res.Body), feed.Len())
-						return
-					}
-				}
+				})
 			})
-		})
+		}
 	}
 }

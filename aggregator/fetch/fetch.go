@@ -22,6 +22,7 @@ import (
 	"net/netip"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"time"
 )
 
@@ -230,6 +231,15 @@ var ErrTimeout = errors.New("timed out")
 // Get fetches rawURL, conditionally when v holds validators. Every error
 // names rawURL.
 func (c *Client) Get(ctx context.Context, rawURL string, v Validators) (*Result, error) {
+	return c.GetInto(ctx, rawURL, v, nil)
+}
+
+// GetInto is Get reading the body into buf, from its start: Result.Body is
+// buf[:0] with the body appended, in buf's array when it has the room. A
+// caller that fetches one feed after another passes the Body of the last
+// fetch (once done with it) to read the next one without a new buffer:
+// io.ReadAll would allocate about twice each body, growing as it reads.
+func (c *Client) GetInto(ctx context.Context, rawURL string, v Validators, buf []byte) (*Result, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	dl := &deadline{timeout: c.opt.Timeout, cancel: cancel}
@@ -290,7 +300,7 @@ func (c *Client) Get(ctx context.Context, rawURL string, v Validators) (*Result,
 		return nil, fmt.Errorf("fetch %s: %w: Content-Length %d is more than the limit of %d bytes ([poll] max_body_size)",
 			rawURL, ErrTooLarge, resp.ContentLength, c.opt.MaxBodySize)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opt.MaxBodySize+1))
+	body, err := readBody(resp.Body, buf[:0], resp.ContentLength, c.opt.MaxBodySize+1)
 	if err != nil {
 		return nil, c.fail(ctx, rawURL, fmt.Errorf("read body: %w", err))
 	}
@@ -303,6 +313,30 @@ func (c *Client) Get(ctx context.Context, rawURL string, v Validators) (*Result,
 	}
 	res.Body = body
 	return res, nil
+}
+
+// readBody appends to buf what r gives until EOF, at most limit bytes.
+// size is the length announced (Content-Length), -1 when unknown: the
+// buffer is made that large at once, with a byte more to see EOF without
+// growing it.
+func readBody(r io.Reader, buf []byte, size, limit int64) ([]byte, error) {
+	if size > 0 && int64(cap(buf)-len(buf)) <= size {
+		buf = slices.Grow(buf, int(min(size, limit))+1)
+	}
+	lr := io.LimitedReader{R: r, N: limit}
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, max(512, cap(buf)/2)) // as io.ReadAll grows it
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // fail words the error of a fetch that got no usable response.

@@ -171,3 +171,53 @@ func TestDefaultUserAgent(t *testing.T) {
 		t.Errorf("UserAgent(v1.2.3) = %q, want %q", got, want)
 	}
 }
+
+// TestGetIntoReusesBuffer checks that GetInto reads bodies of every kind
+// (sized, chunked, gzipped, empty, exactly at the limit) whole, into the
+// buffer given when it has the room, and still stops at the size limit.
+func TestGetIntoReusesBuffer(t *testing.T) {
+	bodies := map[string]string{
+		"/sized":   strings.Repeat("sized body ", 300),
+		"/chunked": strings.Repeat("chunked body ", 400),
+		"/gzip":    strings.Repeat("gzip body ", 700),
+		"/empty":   "",
+		"/limit":   strings.Repeat("y", 8192),
+		"/over":    strings.Repeat("z", 8193),
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := bodies[r.URL.Path]
+		switch r.URL.Path {
+		case "/chunked":
+			w.(http.Flusher).Flush() // no Content-Length
+		case "/gzip":
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			zw.Write([]byte(body))
+			zw.Close()
+			return
+		}
+		w.Write([]byte(body))
+	}))
+	defer srv.Close()
+	c := New(Options{MaxBodySize: 8192, AllowPrivate: true})
+	for _, path := range []string{"/sized", "/chunked", "/gzip", "/empty", "/limit"} {
+		for _, room := range []int{0, 100, 16 << 10} {
+			buf := make([]byte, 7, room+7)
+			copy(buf, "garbage")
+			res, err := c.GetInto(context.Background(), srv.URL+path, Validators{}, buf)
+			if err != nil {
+				t.Fatalf("GetInto %s (buffer of %d): %v", path, room, err)
+			}
+			if string(res.Body) != bodies[path] {
+				t.Errorf("GetInto %s (buffer of %d): body of %d bytes %.20q..., want %d bytes %.20q...",
+					path, room, len(res.Body), res.Body, len(bodies[path]), bodies[path])
+			}
+			if reused := cap(res.Body) > 0 && &res.Body[:1][0] == &buf[:1][0]; reused != (room+7 > len(bodies[path])) {
+				t.Errorf("GetInto %s (buffer of %d): read into the buffer given = %v, want %v", path, room, reused, !reused)
+			}
+		}
+	}
+	if _, err := c.GetInto(context.Background(), srv.URL+"/over", Validators{}, make([]byte, 0, 16<<10)); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("GetInto of 8193 bytes with a limit of 8192 = %v, want ErrTooLarge", err)
+	}
+}
