@@ -88,7 +88,7 @@ func heapInUse() uint64 {
 // BenchmarkExtract is the text half of a decision: tokenising, weighting
 // and hashing one full-text article of news size (newsDocs).
 func BenchmarkExtract(b *testing.B) {
-	docs := newsDocs(100, 5)
+	docs := newsDocs(1000, 5)
 	b.ReportAllocs()
 	i := 0
 	cpu := cpuTime()
