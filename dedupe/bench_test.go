@@ -13,7 +13,8 @@ import (
 // 10k and 100k docs, and the index memory per windowed doc (heap growth
 // while building the index, after GC, divided by the docs). The cost of a
 // decision must stay flat as the window grows: candidates come from the
-// tails of posting lists, never from a scan.
+// tails of posting lists, never from a scan. The docs are newsDocs:
+// news-sized texts over a Zipf vocabulary.
 func BenchmarkMatch(b *testing.B) { benchMatch(b, false) }
 
 // BenchmarkMatchFeatures is BenchmarkMatch without the text work: the
@@ -21,7 +22,7 @@ func BenchmarkMatch(b *testing.B) { benchMatch(b, false) }
 func BenchmarkMatchFeatures(b *testing.B) { benchMatch(b, true) }
 
 func benchMatch(b *testing.B, extracted bool) {
-	queries := randomDocs(1000, 99)
+	queries := newsDocs(1000, 99)
 	qf := make([]dedupe.Features, len(queries))
 	for i := range queries {
 		queries[i].ID = "q" + queries[i].ID
@@ -31,7 +32,7 @@ func benchMatch(b *testing.B, extracted bool) {
 		b.Run(fmt.Sprintf("window=%d", n), func(b *testing.B) {
 			// Features as storage holds them: the index decodes its own
 			// copy, so the heap growth while adding is the index's size.
-			docs := randomDocs(n, 1)
+			docs := newsDocs(n, 1)
 			blobs := make([][]byte, len(docs))
 			for i := range docs {
 				f := dedupe.Extract(&docs[i])
@@ -85,9 +86,9 @@ func heapInUse() uint64 {
 }
 
 // BenchmarkExtract is the text half of a decision: tokenising, weighting
-// and hashing one full-text article.
+// and hashing one full-text article of news size (newsDocs).
 func BenchmarkExtract(b *testing.B) {
-	docs := randomDocs(100, 5)
+	docs := newsDocs(1000, 5)
 	b.ReportAllocs()
 	i := 0
 	cpu := cpuTime()

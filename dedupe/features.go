@@ -66,6 +66,9 @@ type extractor struct {
 	rank       []ranked
 	ks         []float64
 	byWord     []uint64
+	pk, pk2    []uint64 // topRanked: the tied words' prefixes
+	dw         []docWord
+	darena     []byte
 	lns        [1 << lnMemoBits]lnMemo
 	outlets    map[string]map[string]bool // outletWords by outlet name
 }
@@ -214,7 +217,8 @@ func (ex *extractor) extract(d *Doc) Features {
 		f.Terms[i] = Term{Text: tz.text(r.id), Lead: r.lead, Flat: r.flat, Title: r.title, Entity: r.entity}
 	}
 	if f.Long {
-		f.Sim = simhash(tz, body)
+		dw := ex.docWords()
+		f.Sim = simhash(dw, ex.darena, body)
 	}
 	return f
 }
@@ -301,10 +305,91 @@ func (ex *extractor) topRanked(rank []ranked, n int) []ranked {
 		}
 	}
 	if at > n {
-		tz := &ex.tz
-		slices.SortFunc(rank[over:at], func(a, b ranked) int { return bytes.Compare(tz.word(a.id), tz.word(b.id)) })
+		ex.firstByWord(rank[over:at], n-over)
 	}
 	return rank[:n]
+}
+
+// firstByWord moves the need terms of ties whose words come first in byte
+// order to its front, in no particular order. It selects by the words'
+// first 8 bytes, and compares whole words only among those that share
+// the prefix of the last one selected: a sort of all the ties by their
+// words, which a long text's many words met once or twice make hundreds,
+// cost more than the rest of the ranking.
+func (ex *extractor) firstByWord(ties []ranked, need int) {
+	tz := &ex.tz
+	ks := ex.pk[:0]
+	for i := range ties {
+		ks = append(ks, wordPrefix(tz.word(ties[i].id)))
+	}
+	sel := append(ex.pk2[:0], ks...)
+	ex.pk, ex.pk2 = ks, sel
+	p := nthSmallest(sel, need)
+	lo := 0
+	for i := range ties {
+		if ks[i] < p {
+			ties[lo], ties[i] = ties[i], ties[lo]
+			ks[lo], ks[i] = ks[i], ks[lo]
+			lo++
+		}
+	}
+	eq := lo
+	for i := lo; i < len(ties); i++ {
+		if ks[i] == p {
+			ties[eq], ties[i] = ties[i], ties[eq]
+			ks[eq], ks[i] = ks[i], ks[eq]
+			eq++
+		}
+	}
+	if eq > need {
+		slices.SortFunc(ties[lo:eq], func(a, b ranked) int { return bytes.Compare(tz.word(a.id), tz.word(b.id)) })
+	}
+}
+
+// wordPrefix is the first 8 bytes of w, big-endian, padded with zeros:
+// words, which hold no zero byte, whose prefixes differ are in the order
+// of their prefixes.
+func wordPrefix(w []byte) uint64 {
+	var p uint64
+	for k := range 8 {
+		p <<= 8
+		if k < len(w) {
+			p |= uint64(w[k])
+		}
+	}
+	return p
+}
+
+// nthSmallest returns the n-th smallest of vals (1 <= n <= len(vals)),
+// reordering them.
+func nthSmallest(vals []uint64, n int) uint64 {
+	h := vals[:n] // a max-heap
+	down := func(i int) {
+		for {
+			c := 2*i + 1
+			if c >= n {
+				return
+			}
+			if c+1 < n && h[c+1] > h[c] {
+				c++
+			}
+			if h[i] >= h[c] {
+				return
+			}
+			h[i], h[c] = h[c], h[i]
+			i = c
+		}
+	}
+	for i := n/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for _, v := range vals[n:] {
+		if v < h[0] {
+			h[0] = v
+			down(0)
+		}
+	}
+	return h[0]
 }
 
 // wordIndex masks the index in a sortByWord key.
@@ -373,7 +458,7 @@ func keep(t Term) float64 {
 // counters, and adding a shingle's hash is a ripple-carry addition of one
 // bit to each counter at once, a couple of word operations on average
 // instead of 64 additions.
-func simhash(tz *tokenizer, body []token) uint64 {
+func simhash(dw []docWord, arena []byte, body []token) uint64 {
 	const _ = uint(shingleSize-3) + uint(3-shingleSize) // the loop below reads 3 words
 	var planes [32]uint64
 	var p0, p1, p2, p3 uint64
@@ -384,8 +469,8 @@ func simhash(tz *tokenizer, body []token) uint64 {
 	// shingles a word belongs to at once.
 	var second, third uint64 // the shingles that word j is second and third in
 	for j := range body {
-		w := tz.entry(body[j].id)
-		t := tz.arena[w.off:w.end]
+		w := &dw[body[j].id]
+		t := arena[w.off:w.end]
 		a, b := third, second
 		for _, c := range t {
 			a = (a ^ uint64(c)) * fnvPrime
@@ -428,6 +513,29 @@ func simhash(tz *tokenizer, body []token) uint64 {
 		s = 1 // 0 means "no hash"
 	}
 	return s
+}
+
+// docWord is a word of the doc being extracted, as simhash reads it:
+// darena[off:end] and its FNV-1a hash.
+type docWord struct {
+	off, end int32
+	hash     uint64
+}
+
+// docWords returns the doc's words by doc ID, their bytes copied to
+// ex.darena: a few KB that stay in cache while simhash reads a word for
+// each token, where the tokenizer's tables hold thousands.
+func (ex *extractor) docWords() []docWord {
+	tz := &ex.tz
+	dw, da := ex.dw[:0], ex.darena[:0]
+	for _, wid := range tz.doc {
+		w := &tz.words[wid]
+		off := int32(len(da))
+		da = append(da, tz.arena[w.off:w.end]...)
+		dw = append(dw, docWord{off: off, end: int32(len(da)), hash: w.hash})
+	}
+	ex.dw, ex.darena = dw, da
+	return dw
 }
 
 // FNV-1a constants, for hashing without allocating.

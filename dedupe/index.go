@@ -45,7 +45,16 @@ type Index struct {
 	acc  accMap                     // candidate weights by sequence number
 	hpos []int32                    // headline: story number -> 1 + index in its accumulators
 	kbuf []uint32                   // AddFeatures: the keys of a doc's terms
-	sc   scratch
+	// The last query's terms and their IDs (-1: not in the index), valid
+	// while no term has left the vocabulary since (freed == lastFreed):
+	// a doc is added right after it was matched, and AddFeatures then
+	// finds its terms' IDs without looking its texts up again.
+	lastTexts []string
+	lastIDs   []int32
+	freed     uint64 // terms removed from the vocabulary so far
+	lastFreed uint64
+
+	sc scratch
 
 	touched uint32 // what touch read, kept so that its loads are not dropped
 }
@@ -101,19 +110,22 @@ const noIDF = math.MaxUint16
 // weight is a function of a count) while the vocabulary is under 16M
 // terms: a term then takes 8 bytes, not 12, and the weights are kept
 // exactly.
+//
+// What scoring reads of a doc, data to flags, comes first: a doc is 104
+// bytes, and those 32 fit in one cache line more often than not.
 type doc struct {
-	id    string
 	data  []uint32
+	seq   int32
+	n     uint16 // terms
+	nf    uint8  // distinct flat weights of a narrow doc
+	flags uint8  // docLive | docLong | docNarrow
+	id    string
 	url   uint64
 	hash  uint64
 	sim   uint64
 	time  int64 // unix nanos; noTime when unknown
 	seen  int64 // when it was added, for eviction of undated docs
 	next  [nBands]int32
-	seq   int32
-	n     uint16 // terms
-	nf    uint8  // distinct flat weights of a narrow doc
-	flags uint8  // docLive | docLong | docNarrow
 }
 
 const (
@@ -482,8 +494,12 @@ func (x *Index) newQuery(f *Features) *query {
 		byLead: slices.Grow(q.byLead[:0], len(f.Terms))[:len(f.Terms)], time: unixOr(f.Time)}
 	q.n = x.idfN()
 	q.code = idfCode(q.n)
+	x.lastTexts, x.lastIDs, x.lastFreed = x.lastTexts[:0], x.lastIDs[:0], x.freed
 	for i, t := range f.Terms {
 		id, ok := x.vocab[t.Text]
+		if ok {
+			x.lastTexts, x.lastIDs = append(x.lastTexts, t.Text), append(x.lastIDs, id)
+		}
 		var idf float64
 		if ok {
 			idf = x.termIDFn(id, q.n, q.code)
@@ -828,8 +844,11 @@ func (x *Index) touch(hs []hit) {
 		if x.tags[h.seq-x.base]&tagDocLong == 0 {
 			continue
 		}
-		d := x.doc(h.seq).data
-		for j := 0; j < len(d); j += 16 { // a 64-byte cache line
+		e := x.doc(h.seq)
+		// A line of 64 bytes at a time; not the names, which only a doc
+		// that passes needs.
+		d := e.data[:len(e.data)-len(e.names())]
+		for j := 0; j < len(d); j += 16 {
 			sum += d[j]
 		}
 	}
@@ -1174,8 +1193,22 @@ func (x *Index) AddFeatures(f *Features, storyID string, seen time.Time) {
 	keys := x.kbuf[:0]
 	var flats [1 << flatBits]uint32
 	nf, narrow := 0, true
+	last, lastIDs := x.lastTexts, x.lastIDs
+	if x.lastFreed != x.freed {
+		last = nil
+	}
 	for _, t := range terms {
-		id, ok := x.vocab[t.Text]
+		// The last query's terms come in the same order: a term found in
+		// it is next in last. Strings compare by pointer first: the same
+		// features cost no byte comparison.
+		var id int32
+		ok := false
+		if len(last) > 0 && last[0] == t.Text {
+			id, ok = lastIDs[0], true
+			last, lastIDs = last[1:], lastIDs[1:]
+		} else {
+			id, ok = x.vocab[t.Text]
+		}
 		if !ok {
 			if n := len(x.free); n > 0 {
 				id = x.free[n-1]
@@ -1356,6 +1389,7 @@ func (x *Index) Remove(id string) {
 		}
 		if ts.df == 0 {
 			delete(x.vocab, ti.text)
+			x.freed++
 			x.terms[tid] = termInfo{}
 			x.free = append(x.free, tid)
 		}

@@ -189,3 +189,77 @@ func TestDocTermsExact(t *testing.T) {
 		}
 	}
 }
+
+// AddFeatures takes the IDs of the terms of the last query rather than
+// look them up: an index whose docs are each matched (or another doc is)
+// before they are added must hold the same terms for every doc as one
+// that only adds, through removals, evictions and reused term IDs.
+func TestAddAfterMatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 1))
+	words := strings.Fields("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon")
+	text := func(n int) string {
+		var b strings.Builder
+		for range n {
+			b.WriteString(words[rng.IntN(len(words))])
+			if rng.IntN(3) == 0 {
+				fmt.Fprint(&b, rng.IntN(300)) // rare terms, which come and go
+			}
+			b.WriteString(" ")
+		}
+		return b.String()
+	}
+	x, y := New(Options{}), New(Options{})
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	docTerms := func(x *Index, id string) []string {
+		s, ok := x.seqOf(id)
+		if !ok {
+			return nil
+		}
+		e := x.doc(s)
+		var out []string
+		for i := range int(e.n) {
+			out = append(out, x.terms[e.term(i).tid()].text)
+		}
+		return out
+	}
+	var other Features
+	for i := range 3000 {
+		now := day.Add(time.Duration(i) * time.Minute)
+		id := fmt.Sprint(rng.IntN(i/2 + 1))
+		switch r := rng.IntN(20); {
+		case r == 0:
+			cut := now.Add(-time.Duration(50+rng.IntN(200)) * time.Minute)
+			x.Evict(cut)
+			y.Evict(cut)
+		case r <= 2:
+			x.Remove(id)
+			y.Remove(id)
+		default:
+			d := Doc{ID: id, Title: text(6), Text: text(60 + rng.IntN(40)), Time: now}
+			f := Extract(&d)
+			switch rng.IntN(3) {
+			case 0:
+				x.MatchFeatures(&f)
+			case 1:
+				x.MatchFeatures(&other)
+			}
+			story := fmt.Sprint("S", rng.IntN(i/4+1))
+			x.AddFeatures(&f, story, now)
+			y.AddFeatures(&f, story, now)
+			other = f
+			if got, want := docTerms(x, id), docTerms(y, id); !slices.Equal(got, want) {
+				t.Fatalf("step %d: doc %s has terms %q, want %q", i, id, got, want)
+			}
+		}
+		if err := x.check(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	for i := range x.docs {
+		if e := &x.docs[i]; e.live() {
+			if got, want := docTerms(x, e.id), docTerms(y, e.id); !slices.Equal(got, want) {
+				t.Fatalf("doc %s has terms %q, want %q", e.id, got, want)
+			}
+		}
+	}
+}

@@ -64,13 +64,26 @@ type tokenizer struct {
 	arena []byte
 	words []word  // the vocabulary, by word ID
 	table []int32 // open addressing by hash: word ID + 1, 0 when empty
-	// spelt is the spellings: rawArena holds their bytes.
+	// spelt is the spellings, open addressing by hash, each in its slot:
+	// a word met again costs one slot, whose flags say whether it is a
+	// stopword, and the bytes to compare. rawArena holds their bytes.
 	rawArena []byte
 	spelt    []spelling
-	rawTable []int32 // open addressing by hash: spelling index + 1
-	// gen numbers the docs; doc maps this doc's IDs to word IDs.
+	nspelt   int
+	// gen numbers the docs; doc maps this doc's IDs to word IDs; wdoc,
+	// by word ID, is the word's doc ID if it was met in doc gen.
+	gen  uint32
+	doc  []int32
+	wdoc []wordDoc
+	// dropIDs are the word IDs of the doc's outlet's words.
+	dropIDs []int32
+}
+
+// wordDoc is a word's doc ID in doc gen, kept apart from the vocabulary
+// entry: each token of a doc reads it.
+type wordDoc struct {
 	gen uint32
-	doc []int32
+	id  int32
 }
 
 // word is one distinct normalised word.
@@ -79,20 +92,21 @@ type word struct {
 	hash     uint64 // FNV-1a of the bytes
 	kind     uint8  // wordStop, wordGeneric
 	text     string // the bytes as a string, once a doc keeps the word as a term
-	// In doc gen, the word's doc ID is id; dropGen == gen when it is a
-	// word of the doc's outlet.
-	gen, dropGen uint32
-	id           int32
+	// dropGen == the tokenizer's gen when it is a word of the doc's
+	// outlet.
+	dropGen uint32
 }
 
 // spelling is a word as written, with what tokens needs of it.
 type spelling struct {
-	off, end int32  // rawArena[off:end]
 	hash     uint64 // FNV-1a of the bytes
+	off, end int32  // rawArena[off:end]; end is 0 in an empty slot
 	word     int32  // word ID of the normalised form; -1 when it is too short to count
 	// What tokens needs to know of the word as written: its first
-	// letter is a capital or a digit; it is all capitals.
+	// letter is a capital or a digit; it is all capitals; and of its
+	// word: its kind.
 	capital, numeric, acronym bool
+	kind                      uint8
 }
 
 const (
@@ -113,15 +127,19 @@ func (tz *tokenizer) reset(drop map[string]bool) {
 	tz.drop = drop
 	tz.gen++
 	if tz.gen == 0 || len(tz.words) > maxWords || len(tz.arena) > maxArena ||
-		len(tz.spelt) > maxSpellings || len(tz.rawArena) > maxArena {
-		tz.arena, tz.words, tz.rawArena, tz.spelt = tz.arena[:0], tz.words[:0], tz.rawArena[:0], tz.spelt[:0]
+		tz.nspelt > maxSpellings || len(tz.rawArena) > maxArena {
+		tz.arena, tz.words, tz.wdoc, tz.rawArena = tz.arena[:0], tz.words[:0], tz.wdoc[:0], tz.rawArena[:0]
 		clear(tz.table)
-		clear(tz.rawTable)
+		clear(tz.spelt)
+		tz.nspelt = 0
 		tz.gen = 1
 	}
 	tz.doc = tz.doc[:0]
+	tz.dropIDs = tz.dropIDs[:0]
 	for w := range drop {
-		tz.words[tz.intern([]byte(w))].dropGen = tz.gen
+		id := tz.intern([]byte(w))
+		tz.words[id].dropGen = tz.gen
+		tz.dropIDs = append(tz.dropIDs, id)
 	}
 }
 
@@ -160,7 +178,7 @@ func (tz *tokenizer) term(b []byte) int32 { return tz.docID(tz.intern(b)) }
 // docID returns the doc ID of the vocabulary's word wid, numbering it if
 // the doc has not met it yet.
 func (tz *tokenizer) docID(wid int32) int32 {
-	w := &tz.words[wid]
+	w := &tz.wdoc[wid]
 	if w.gen != tz.gen {
 		w.gen, w.id = tz.gen, int32(len(tz.doc))
 		tz.doc = append(tz.doc, wid)
@@ -190,27 +208,41 @@ func (tz *tokenizer) intern(b []byte) int32 {
 	off := int32(len(tz.arena))
 	tz.arena = append(tz.arena, b...)
 	tz.words = append(tz.words, word{off: off, end: int32(len(tz.arena)), hash: h, kind: wordKinds.kind(h, b)})
+	tz.wdoc = append(tz.wdoc, wordDoc{})
 	tz.table[i] = id + 1
 	return id
 }
 
 // spelling returns the spelling s, whose FNV-1a hash is h, adding it.
 func (tz *tokenizer) spelling(s string, h uint64) *spelling {
-	mask := uint64(len(tz.rawTable) - 1)
+	mask := uint64(len(tz.spelt) - 1)
 	i := h & mask
-	if len(tz.rawTable) > 0 {
-		for tz.rawTable[i] != 0 {
-			sp := &tz.spelt[tz.rawTable[i]-1]
+	if len(tz.spelt) > 0 {
+		for {
+			sp := &tz.spelt[i]
+			if sp.end == 0 {
+				break
+			}
 			if sp.hash == h && string(tz.rawArena[sp.off:sp.end]) == s {
 				return sp
 			}
 			i = (i + 1) & mask
 		}
 	}
-	if 2*(len(tz.spelt)+1) > len(tz.rawTable) {
-		tz.rawTable = regrow(tz.rawTable, len(tz.spelt), func(i int) uint64 { return tz.spelt[i].hash })
-		mask = uint64(len(tz.rawTable) - 1)
-		for i = h & mask; tz.rawTable[i] != 0; i = (i + 1) & mask {
+	if 2*(tz.nspelt+1) > len(tz.spelt) {
+		old := tz.spelt
+		tz.spelt = make([]spelling, max(256, 2*len(old)))
+		mask = uint64(len(tz.spelt) - 1)
+		for k := range old {
+			if sp := &old[k]; sp.end != 0 {
+				j := sp.hash & mask
+				for tz.spelt[j].end != 0 {
+					j = (j + 1) & mask
+				}
+				tz.spelt[j] = *sp
+			}
+		}
+		for i = h & mask; tz.spelt[i].end != 0; i = (i + 1) & mask {
 		}
 	}
 	first, _ := utf8.DecodeRuneInString(s)
@@ -218,15 +250,18 @@ func (tz *tokenizer) spelling(s string, h uint64) *spelling {
 	b := normaliseTo(tz.buf[:0], s, capital)
 	tz.buf = b
 	wid := int32(-1)
+	var kind uint8
 	if len(b) >= 2 || len(b) == 1 && numeric {
 		wid = tz.intern(b)
+		kind = tz.words[wid].kind
 	}
 	off := int32(len(tz.rawArena))
 	tz.rawArena = append(tz.rawArena, s...)
-	tz.spelt = append(tz.spelt, spelling{off: off, end: int32(len(tz.rawArena)), hash: h, word: wid,
-		capital: capital, numeric: numeric, acronym: isAcronym(s)})
-	tz.rawTable[i] = int32(len(tz.spelt))
-	return &tz.spelt[len(tz.spelt)-1]
+	tz.nspelt++
+	sp := &tz.spelt[i]
+	*sp = spelling{off: off, end: int32(len(tz.rawArena)), hash: h, word: wid,
+		capital: capital, numeric: numeric, acronym: isAcronym(s), kind: kind}
+	return sp
 }
 
 // regrow returns an open-addressing table of twice the size (at least
@@ -303,15 +338,12 @@ func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
 		if plain {
 			// The common case: one part, most likely met before as spelt.
 			sp := tz.spelling(word, h)
-			if sp.word < 0 {
-				continue
-			}
-			if w := &tz.words[sp.word]; w.kind&wordStop != 0 || w.dropGen == tz.gen {
+			if sp.word < 0 || sp.kind&wordStop != 0 || len(tz.dropIDs) > 0 && slices.Contains(tz.dropIDs, sp.word) {
 				continue
 			}
 			capital, numeric := sp.capital, sp.numeric
 			follows := wasJoined && wasCapital && capital && !numeric
-			out = append(out, tz.token(tz.docID(sp.word), capital, numeric, start, isTitle, sp.acronym, follows))
+			out = append(out, tz.token(tz.docID(sp.word), sp.kind, capital, numeric, start, isTitle, sp.acronym, follows))
 			prevCapital = capital && !numeric
 			continue
 		}
@@ -338,7 +370,7 @@ func (tz *tokenizer) tokens(out []token, s string, isTitle bool) []token {
 				follows = false
 				continue
 			}
-			out = append(out, tz.token(id, capital, numeric, start, isTitle, isAcronym(part), follows))
+			out = append(out, tz.token(id, tz.entry(id).kind, capital, numeric, start, isTitle, isAcronym(part), follows))
 			follows, prevCapital = capital && !numeric, capital && !numeric
 		}
 	}
@@ -369,13 +401,14 @@ func scanWord(s string, j int, h uint64) (end int, hash uint64, plain bool) {
 	return j, h, plain
 }
 
-// token is the token of the doc's word id, as tokens met it.
-func (tz *tokenizer) token(id int32, capital, numeric, start, isTitle, acronym, follows bool) token {
+// token is the token of the doc's word id, of the given kind, as tokens
+// met it.
+func (tz *tokenizer) token(id int32, kind uint8, capital, numeric, start, isTitle, acronym, follows bool) token {
 	// In a headline most words are capitalised, so only words that stay
 	// capitalised mid-sentence in body text (or all-caps acronyms) count
 	// as names there.
 	ent := numeric || capital && !start && !isTitle || acronym
-	if tz.entry(id).kind&wordGeneric != 0 {
+	if kind&wordGeneric != 0 {
 		ent = false
 	}
 	return token{id: id, entity: ent, start: capital && start && !ent, name: capital && !numeric, follows: follows}
