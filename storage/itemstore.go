@@ -74,7 +74,11 @@ func putItemRecord(tx *bolt.Tx, k []byte, it, old *Item) error {
 	if err := times.Put(tk, enc); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketItems).Put(k, tk[:8:8])
+	items := tx.Bucket(bucketItems)
+	if old != nil && bytes.Equal(items.Get(k), tk[:8]) {
+		return nil // a changed item already points there: its leaf stays as it is
+	}
+	return items.Put(k, tk[:8:8])
 }
 
 // hashKeys are the keys of the hashes bucket under which content hash h may
