@@ -29,8 +29,8 @@ type htmlTokens interface {
 // or style, a tag cut off by the end of the input, repeated attributes),
 // which it meets at the start of a token, it hands the rest of the input
 // to an x/net/html Tokenizer: the two read alike from there, as x/net/html
-// is then in its data state, as at the start. An input with a CR or a NUL
-// (which x/net/html rewrites in its tokens) goes to x/net/html whole.
+// is then in its data state, as at the start. An input with a NUL (which
+// x/net/html replaces in its tokens) goes to x/net/html whole.
 // FuzzSimpleTokenizer checks it against x/net/html.
 //
 // It reads a copy of the input in a buffer that it keeps, and a pool keeps
@@ -52,7 +52,7 @@ type simpleTokenizer struct {
 	err        error
 	// Scratch for the lower-cased name, key and unescaped value returned:
 	// they must not alias the raw bytes, which callers still read.
-	name, key, val, text []byte
+	name, key, val, text, nl []byte
 }
 
 // attrSpan locates one attribute of the current tag in buf.
@@ -67,7 +67,7 @@ const maxPooledHTML = 64 << 10
 func newSimpleTokenizer(s string) *simpleTokenizer {
 	z := simpleTokenizers.Get().(*simpleTokenizer)
 	z.x = nil
-	if strings.IndexByte(s, '\r') >= 0 || strings.IndexByte(s, 0) >= 0 {
+	if strings.IndexByte(s, 0) >= 0 {
 		z.buf = z.buf[:0]
 		z.x = xhtml.NewTokenizer(strings.NewReader(s))
 		return z
@@ -278,6 +278,10 @@ func (z *simpleTokenizer) Text() []byte {
 		return nil
 	}
 	z.start = z.end // as x/net/html: the text is given once
+	if bytes.IndexByte(s, '\r') >= 0 {
+		z.nl = appendNewlines(z.nl[:0], s)
+		s = z.nl
+	}
 	if indexByteFrom(s, 0, '&') < 0 {
 		return s
 	}
@@ -316,7 +320,12 @@ func (z *simpleTokenizer) TagAttr() (key, val []byte, moreAttr bool) {
 	a := z.attrs[z.nextAttr]
 	z.nextAttr++
 	z.key = appendLower(z.key[:0], z.buf[a.keyStart:a.keyEnd])
-	val, ok := unescapeSimple(z.buf[a.valStart:a.valEnd], z.val[:0])
+	val = z.buf[a.valStart:a.valEnd]
+	if bytes.IndexByte(val, '\r') >= 0 {
+		z.nl = appendNewlines(z.nl[:0], val)
+		val = z.nl
+	}
+	val, ok := unescapeSimple(val, z.val[:0])
 	if !ok {
 		// An entity that attribute values read otherwise than text:
 		// x/net/html reads the value from the tag alone.
@@ -442,9 +451,25 @@ func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <
 
 func isASCIIAlnum(c byte) bool { return isASCIILetter(c) || '0' <= c && c <= '9' }
 
-// isSpace is x/net/html's white space in tags, but for the CR that
-// newSimpleTokenizer refuses.
-func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\f' }
+// isSpace is x/net/html's white space in tags.
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' }
+
+// appendNewlines appends s to dst with its line breaks made "\n", as
+// x/net/html gives them in text and attribute values: "\r\n" and a lone
+// "\r" become "\n".
+func appendNewlines(dst, s []byte) []byte {
+	for {
+		i := bytes.IndexByte(s, '\r')
+		if i < 0 {
+			return append(dst, s...)
+		}
+		dst = append(append(dst, s[:i]...), '\n')
+		s = s[i+1:]
+		if len(s) > 0 && s[0] == '\n' {
+			s = s[1:]
+		}
+	}
+}
 
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && isSpace(b[i]) {
