@@ -68,7 +68,6 @@ type extractor struct {
 	byWord     []uint64
 	pk, pk2    []uint64 // topRanked: the tied words' prefixes
 	dw         []docWord
-	darena     []byte
 	lns        [1 << lnMemoBits]lnMemo
 	outlets    map[string]map[string]bool // outletWords by outlet name
 }
@@ -218,7 +217,7 @@ func (ex *extractor) extract(d *Doc) Features {
 	}
 	if f.Long {
 		dw := ex.docWords()
-		f.Sim = simhash(dw, ex.darena, body)
+		f.Sim = simhash(dw, tz.arena, body)
 	}
 	return f
 }
@@ -516,25 +515,23 @@ func simhash(dw []docWord, arena []byte, body []token) uint64 {
 }
 
 // docWord is a word of the doc being extracted, as simhash reads it:
-// darena[off:end] and its FNV-1a hash.
+// its bytes, the tokenizer's arena[off:end], and its FNV-1a hash.
 type docWord struct {
 	off, end int32
 	hash     uint64
 }
 
-// docWords returns the doc's words by doc ID, their bytes copied to
-// ex.darena: a few KB that stay in cache while simhash reads a word for
-// each token, where the tokenizer's tables hold thousands.
+// docWords returns the doc's words by doc ID: 16 bytes a word that stay
+// in cache while simhash reads a word for each token, where the
+// tokenizer's vocabulary entries are 40 bytes among thousands.
 func (ex *extractor) docWords() []docWord {
 	tz := &ex.tz
-	dw, da := ex.dw[:0], ex.darena[:0]
+	dw := ex.dw[:0]
 	for _, wid := range tz.doc {
 		w := &tz.words[wid]
-		off := int32(len(da))
-		da = append(da, tz.arena[w.off:w.end]...)
-		dw = append(dw, docWord{off: off, end: int32(len(da)), hash: w.hash})
+		dw = append(dw, docWord{off: w.off, end: w.end, hash: w.hash})
 	}
-	ex.dw, ex.darena = dw, da
+	ex.dw = dw
 	return dw
 }
 

@@ -90,11 +90,11 @@ type wordDoc struct {
 type word struct {
 	off, end int32  // arena[off:end]
 	hash     uint64 // FNV-1a of the bytes
-	kind     uint8  // wordStop, wordGeneric
 	text     string // the bytes as a string, once a doc keeps the word as a term
 	// dropGen == the tokenizer's gen when it is a word of the doc's
 	// outlet.
 	dropGen uint32
+	kind    uint8 // wordStop, wordGeneric
 }
 
 // spelling is a word as written, with what tokens needs of it.
