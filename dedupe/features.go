@@ -92,12 +92,13 @@ func (ex *extractor) outletWords(outlet string) map[string]bool {
 	return m
 }
 
-// acc is what Extract gathers on one term.
+// acc is what Extract gathers on one term: 24 bytes, as a long text's
+// accumulators are read in the order of its words.
 type acc struct {
-	lead, flat    float64
-	bonus         float64 // headline or slug weight
-	title         bool
-	entity, lower int // capitalised mid-sentence (or a figure); lower case
+	lead          float64
+	flat          int32 // occurrences
+	entity, lower int32 // capitalised mid-sentence (or a figure); lower case
+	title         bool  // in the headline: its lead weight has titleWeight more
 }
 
 type ranked struct {
@@ -139,7 +140,7 @@ func (ex *extractor) extract(d *Doc) Features {
 	clear(accs)
 	for _, tk := range head {
 		a := &accs[tk.id]
-		a.title, a.bonus = true, titleWeight
+		a.title = true
 		a.flat++
 		if tk.entity {
 			a.entity++
@@ -186,8 +187,12 @@ func (ex *extractor) extract(d *Doc) Features {
 		// sentence more often than it is written in lower case; the first
 		// word of a sentence and a headline word say nothing either way.
 		ent := a.entity > a.lower
-		r := ranked{id: int32(id), lead: float32(float64(ex.ln(1+a.lead) + a.bonus)),
-			flat: float32(1 + lnCount(a.flat)), title: a.title, entity: ent}
+		var bonus float64
+		if a.title {
+			bonus = titleWeight
+		}
+		r := ranked{id: int32(id), lead: float32(float64(ex.ln(1+a.lead) + bonus)),
+			flat: float32(1 + lnCount(float64(a.flat))), title: a.title, entity: ent}
 		r.k = keep(Term{Lead: r.lead, Flat: r.flat, Entity: ent})
 		if ent || a.title {
 			nNames++
