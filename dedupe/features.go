@@ -232,9 +232,12 @@ func (ex *extractor) extract(d *Doc) Features {
 // every doc.
 func (ex *extractor) ln(x float64) float64 {
 	b := math.Float64bits(x)
+	if b == 0 {
+		return ln(x) // an empty entry's argument
+	}
 	e := &ex.lns[(b^b>>29)*0x9e3779b97f4a7c15>>(64-lnMemoBits)]
-	if e.x != b || !e.ok {
-		e.x, e.y, e.ok = b, ln(x), true
+	if e.x != b {
+		e.x, e.y = b, ln(x)
 	}
 	return e.y
 }
@@ -243,9 +246,8 @@ func (ex *extractor) ln(x float64) float64 {
 const lnMemoBits = 10
 
 type lnMemo struct {
-	x  uint64 // the argument's bits
-	y  float64
-	ok bool
+	x uint64 // the argument's bits; 0 when empty
+	y float64
 }
 
 // nthLargest returns the n-th largest of vals (1 <= n <= len(vals)),
