@@ -68,7 +68,6 @@ type extractor struct {
 	byWord     []uint64
 	pk, pk2    []uint64 // topRanked: the tied words' prefixes
 	dw         []docWord
-	darena     []byte
 	lns        [1 << lnMemoBits]lnMemo
 	outlets    map[string]map[string]bool // outletWords by outlet name
 }
@@ -93,12 +92,13 @@ func (ex *extractor) outletWords(outlet string) map[string]bool {
 	return m
 }
 
-// acc is what Extract gathers on one term.
+// acc is what Extract gathers on one term: 24 bytes, as a long text's
+// accumulators are read in the order of its words.
 type acc struct {
-	lead, flat    float64
-	bonus         float64 // headline or slug weight
-	title         bool
-	entity, lower int // capitalised mid-sentence (or a figure); lower case
+	lead          float64
+	flat          int32 // occurrences
+	entity, lower int32 // capitalised mid-sentence (or a figure); lower case
+	title         bool  // in the headline: its lead weight has titleWeight more
 }
 
 type ranked struct {
@@ -140,7 +140,7 @@ func (ex *extractor) extract(d *Doc) Features {
 	clear(accs)
 	for _, tk := range head {
 		a := &accs[tk.id]
-		a.title, a.bonus = true, titleWeight
+		a.title = true
 		a.flat++
 		if tk.entity {
 			a.entity++
@@ -187,8 +187,12 @@ func (ex *extractor) extract(d *Doc) Features {
 		// sentence more often than it is written in lower case; the first
 		// word of a sentence and a headline word say nothing either way.
 		ent := a.entity > a.lower
-		r := ranked{id: int32(id), lead: float32(float64(ex.ln(1+a.lead) + a.bonus)),
-			flat: float32(1 + lnCount(a.flat)), title: a.title, entity: ent}
+		var bonus float64
+		if a.title {
+			bonus = titleWeight
+		}
+		r := ranked{id: int32(id), lead: float32(float64(ex.ln(1+a.lead) + bonus)),
+			flat: float32(1 + lnCount(float64(a.flat))), title: a.title, entity: ent}
 		r.k = keep(Term{Lead: r.lead, Flat: r.flat, Entity: ent})
 		if ent || a.title {
 			nNames++
@@ -218,7 +222,7 @@ func (ex *extractor) extract(d *Doc) Features {
 	}
 	if f.Long {
 		dw := ex.docWords()
-		f.Sim = simhash(dw, ex.darena, body)
+		f.Sim = simhash(dw, tz.arena, body)
 	}
 	return f
 }
@@ -228,9 +232,12 @@ func (ex *extractor) extract(d *Doc) Features {
 // every doc.
 func (ex *extractor) ln(x float64) float64 {
 	b := math.Float64bits(x)
+	if b == 0 {
+		return ln(x) // an empty entry's argument
+	}
 	e := &ex.lns[(b^b>>29)*0x9e3779b97f4a7c15>>(64-lnMemoBits)]
-	if e.x != b || !e.ok {
-		e.x, e.y, e.ok = b, ln(x), true
+	if e.x != b {
+		e.x, e.y = b, ln(x)
 	}
 	return e.y
 }
@@ -239,9 +246,8 @@ func (ex *extractor) ln(x float64) float64 {
 const lnMemoBits = 10
 
 type lnMemo struct {
-	x  uint64 // the argument's bits
-	y  float64
-	ok bool
+	x uint64 // the argument's bits; 0 when empty
+	y float64
 }
 
 // nthLargest returns the n-th largest of vals (1 <= n <= len(vals)),
@@ -516,25 +522,23 @@ func simhash(dw []docWord, arena []byte, body []token) uint64 {
 }
 
 // docWord is a word of the doc being extracted, as simhash reads it:
-// darena[off:end] and its FNV-1a hash.
+// its bytes, the tokenizer's arena[off:end], and its FNV-1a hash.
 type docWord struct {
 	off, end int32
 	hash     uint64
 }
 
-// docWords returns the doc's words by doc ID, their bytes copied to
-// ex.darena: a few KB that stay in cache while simhash reads a word for
-// each token, where the tokenizer's tables hold thousands.
+// docWords returns the doc's words by doc ID: 16 bytes a word that stay
+// in cache while simhash reads a word for each token, where the
+// tokenizer's vocabulary entries are 40 bytes among thousands.
 func (ex *extractor) docWords() []docWord {
 	tz := &ex.tz
-	dw, da := ex.dw[:0], ex.darena[:0]
+	dw := ex.dw[:0]
 	for _, wid := range tz.doc {
 		w := &tz.words[wid]
-		off := int32(len(da))
-		da = append(da, tz.arena[w.off:w.end]...)
-		dw = append(dw, docWord{off: off, end: int32(len(da)), hash: w.hash})
+		dw = append(dw, docWord{off: w.off, end: w.end, hash: w.hash})
 	}
-	ex.dw, ex.darena = dw, da
+	ex.dw = dw
 	return dw
 }
 

@@ -21,7 +21,7 @@ import (
 // from the event's own words and names.
 //
 // randomDocs, which the benchmarks used before, has 180-word bodies over
-// 3,000 words of equal frequency: its extraction is 3-4 times cheaper than
+// 3,000 words of equal frequency: its extraction is 4-5 times cheaper than
 // a real article's, and its index's vocabulary fits in the cache.
 func newsDocs(n int, seed uint64) []dedupe.Doc {
 	rng := rand.New(rand.NewPCG(seed, 3))

@@ -62,8 +62,11 @@ type tokenizer struct {
 	drop  map[string]bool // words that do not count: the outlet's name
 	buf   []byte
 	arena []byte
-	words []word  // the vocabulary, by word ID
-	table []int32 // open addressing by hash: word ID + 1, 0 when empty
+	words []word // the vocabulary, by word ID
+	// table is open addressing by hash: word ID + 1 in the low 32 bits,
+	// 0 when empty, and the high 32 bits of the word's hash in the high
+	// ones, so that a probe past another word rarely reads its entry.
+	table []uint64
 	// spelt is the spellings, open addressing by hash, each in its slot:
 	// a word met again costs one slot, whose flags say whether it is a
 	// stopword, and the bytes to compare. rawArena holds their bytes.
@@ -90,11 +93,11 @@ type wordDoc struct {
 type word struct {
 	off, end int32  // arena[off:end]
 	hash     uint64 // FNV-1a of the bytes
-	kind     uint8  // wordStop, wordGeneric
 	text     string // the bytes as a string, once a doc keeps the word as a term
 	// dropGen == the tokenizer's gen when it is a word of the doc's
 	// outlet.
 	dropGen uint32
+	kind    uint8 // wordStop, wordGeneric
 }
 
 // spelling is a word as written, with what tokens needs of it.
@@ -193,14 +196,17 @@ func (tz *tokenizer) intern(b []byte) int32 {
 		h = (h ^ uint64(c)) * fnvPrime
 	}
 	if 2*(len(tz.words)+1) > len(tz.table) {
-		tz.table = regrow(tz.table, len(tz.words), func(id int) uint64 { return tz.words[id].hash })
+		tz.table = tz.regrow()
 	}
 	mask := uint64(len(tz.table) - 1)
 	i := h & mask
-	for tz.table[i] != 0 {
-		id := tz.table[i] - 1
-		if w := &tz.words[id]; w.hash == h && string(tz.arena[w.off:w.end]) == string(b) {
-			return id
+	tag := h &^ (1<<32 - 1)
+	for e := tz.table[i]; e != 0; e = tz.table[i] {
+		if e&^(1<<32-1) == tag {
+			id := int32(uint32(e)) - 1
+			if w := &tz.words[id]; w.hash == h && string(tz.arena[w.off:w.end]) == string(b) {
+				return id
+			}
 		}
 		i = (i + 1) & mask
 	}
@@ -209,7 +215,7 @@ func (tz *tokenizer) intern(b []byte) int32 {
 	tz.arena = append(tz.arena, b...)
 	tz.words = append(tz.words, word{off: off, end: int32(len(tz.arena)), hash: h, kind: wordKinds.kind(h, b)})
 	tz.wdoc = append(tz.wdoc, wordDoc{})
-	tz.table[i] = id + 1
+	tz.table[i] = tag | uint64(id+1)
 	return id
 }
 
@@ -264,18 +270,19 @@ func (tz *tokenizer) spelling(s string, h uint64) *spelling {
 	return sp
 }
 
-// regrow returns an open-addressing table of twice the size (at least
-// 256) holding n entries, entry i placed by hash(i).
-func regrow(table []int32, n int, hash func(i int) uint64) []int32 {
-	size := max(256, 2*len(table))
-	table = make([]int32, size)
+// regrow returns tz.table at twice the size (at least 256), holding the
+// vocabulary's words.
+func (tz *tokenizer) regrow() []uint64 {
+	size := max(256, 2*len(tz.table))
+	table := make([]uint64, size)
 	mask := uint64(size - 1)
-	for id := range n {
-		i := hash(id) & mask
+	for id := range tz.words {
+		h := tz.words[id].hash
+		i := h & mask
 		for table[i] != 0 {
 			i = (i + 1) & mask
 		}
-		table[i] = int32(id) + 1
+		table[i] = h&^(1<<32-1) | uint64(id+1)
 	}
 	return table
 }
