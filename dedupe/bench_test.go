@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/storyfeed/storyfeed/dedupe"
+	"github.com/storyfeed/storyfeed/dedupe/dedupetest"
 )
 
 // BenchmarkMatch measures one full-text decision against windows of 1k,
 // 10k and 100k docs, and the index memory per windowed doc (heap growth
 // while building the index, after GC, divided by the docs). The cost of a
 // decision must stay flat as the window grows: candidates come from the
-// tails of posting lists, never from a scan. The docs are newsDocs:
+// tails of posting lists, never from a scan. The docs are dedupetest.NewsDocs:
 // news-sized texts over a Zipf vocabulary.
 func BenchmarkMatch(b *testing.B) { benchMatch(b, false) }
 
@@ -22,7 +23,7 @@ func BenchmarkMatch(b *testing.B) { benchMatch(b, false) }
 func BenchmarkMatchFeatures(b *testing.B) { benchMatch(b, true) }
 
 func benchMatch(b *testing.B, extracted bool) {
-	queries := newsDocs(1000, 99)
+	queries := dedupetest.NewsDocs(1000, 99, day)
 	qf := make([]dedupe.Features, len(queries))
 	for i := range queries {
 		queries[i].ID = "q" + queries[i].ID
@@ -32,7 +33,7 @@ func benchMatch(b *testing.B, extracted bool) {
 		b.Run(fmt.Sprintf("window=%d", n), func(b *testing.B) {
 			// Features as storage holds them: the index decodes its own
 			// copy, so the heap growth while adding is the index's size.
-			docs := newsDocs(n, 1)
+			docs := dedupetest.NewsDocs(n, 1, day)
 			blobs := make([][]byte, len(docs))
 			for i := range docs {
 				f := dedupe.Extract(&docs[i])
@@ -86,9 +87,9 @@ func heapInUse() uint64 {
 }
 
 // BenchmarkExtract is the text half of a decision: tokenising, weighting
-// and hashing one full-text article of news size (newsDocs).
+// and hashing one full-text article of news size (dedupetest.NewsDocs).
 func BenchmarkExtract(b *testing.B) {
-	docs := newsDocs(1000, 5)
+	docs := dedupetest.NewsDocs(1000, 5, day)
 	b.ReportAllocs()
 	i := 0
 	cpu := cpuTime()

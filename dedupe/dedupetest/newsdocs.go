@@ -1,4 +1,6 @@
-package dedupe_test
+// Package dedupetest makes test data for the dedupe engine: full-text docs
+// shaped like news, for the benchmarks of this module.
+package dedupetest
 
 import (
 	"fmt"
@@ -10,7 +12,7 @@ import (
 	"github.com/storyfeed/storyfeed/dedupe"
 )
 
-// newsDocs makes n full-text docs shaped like news for the benchmarks:
+// NewsDocs makes n full-text docs shaped like news for the benchmarks:
 // bodies of 300 to 1,500 words (log-uniform, median about 670), in
 // sentences and paragraphs, about 45% of the words function words; content
 // words drawn from a 40k-word vocabulary with Zipf frequencies, so that a
@@ -20,10 +22,11 @@ import (
 // to 5 reports, which draw their headline and most of their content words
 // from the event's own words and names.
 //
-// randomDocs, which the benchmarks used before, has 180-word bodies over
-// 3,000 words of equal frequency: its extraction is 4-5 times cheaper than
-// a real article's, and its index's vocabulary fits in the cache.
-func newsDocs(n int, seed uint64) []dedupe.Doc {
+// Doc i is dated start plus i minutes. The same n and seed give the same
+// docs on every run. (The dedupe package's randomDocs has 180-word bodies
+// over 3,000 words of equal frequency: its extraction is 4-5 times cheaper
+// than a real article's, and its index's vocabulary fits in the cache.)
+func NewsDocs(n int, seed uint64, start time.Time) []dedupe.Doc {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	v := newsVocab()
 	zw := rand.NewZipf(rng, 1.07, 8, uint64(len(v.words)-1))
@@ -109,13 +112,13 @@ func newsDocs(n int, seed uint64) []dedupe.Doc {
 				}
 			}
 			docs = append(docs, dedupe.Doc{ID: fmt.Sprint(len(docs)), Title: head, Text: b.String(),
-				Outlet: v.outlets[rng.IntN(len(v.outlets))], Time: day.Add(time.Duration(len(docs)) * time.Minute)})
+				Outlet: v.outlets[rng.IntN(len(v.outlets))], Time: start.Add(time.Duration(len(docs)) * time.Minute)})
 		}
 	}
 	return docs
 }
 
-// newsVocabulary is the words newsDocs writes with.
+// newsVocabulary is the words NewsDocs writes with.
 type newsVocabulary struct {
 	function []string // function words, stopwords all
 	words    []string // lower-case content words, most frequent first
