@@ -158,20 +158,66 @@ func (s *Service) loadIndex(ctx context.Context) error {
 
 // buildIndex rebuilds the dedupe index from the items first seen since
 // cutoff, from their stored features (or their text, for items stored
-// before features were).
+// before features were). A goroutine reads and decodes the entries while
+// this one adds them, in the stored order: decoding is a third of the
+// work, and the index can only be filled by one goroutine.
 func buildIndex(ctx context.Context, st Store, opt dedupe.Options, cutoff time.Time) (*dedupe.Index, error) {
-	idx := dedupe.New(opt)
-	var f dedupe.Features
-	err := st.ForEachIndexEntry(ctx, cutoff, func(e *storage.IndexEntry) error {
-		if e.Item != nil {
-			f = dedupe.Extract(new(docOf(e.Item)))
-		} else if err := f.UnmarshalBinary(e.Features); err != nil {
-			return fmt.Errorf("item %s: %w", e.ID, err)
+	type entry struct {
+		f     dedupe.Features
+		story string
+		seen  time.Time
+	}
+	const batch = 256
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	full := make(chan []entry, 4)
+	empty := make(chan []entry, 5) // batches the adder is done with, for reuse
+	errc := make(chan error, 1)
+	go func() {
+		defer close(full)
+		var b []entry
+		err := st.ForEachIndexEntry(ctx, cutoff, func(e *storage.IndexEntry) error {
+			if b == nil {
+				select {
+				case b = <-empty:
+				default:
+					b = make([]entry, 0, batch)
+				}
+			}
+			b = b[:len(b)+1]
+			x := &b[len(b)-1]
+			if e.Item != nil {
+				x.f = dedupe.Extract(new(docOf(e.Item)))
+			} else if err := x.f.UnmarshalBinary(e.Features); err != nil {
+				return fmt.Errorf("item %s: %w", e.ID, err)
+			}
+			x.story, x.seen = e.Story, e.FirstSeen
+			if len(b) == batch {
+				select {
+				case full <- b:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				b = nil
+			}
+			return nil
+		})
+		if err == nil && len(b) > 0 {
+			full <- b // the adder reads until full is closed
 		}
-		idx.AddFeatures(&f, e.Story, e.FirstSeen)
-		return nil
-	})
-	if err != nil {
+		errc <- err
+	}()
+	idx := dedupe.New(opt)
+	for b := range full {
+		for i := range b {
+			idx.AddFeatures(&b[i].f, b[i].story, b[i].seen)
+		}
+		select {
+		case empty <- b[:0]:
+		default:
+		}
+	}
+	if err := <-errc; err != nil {
 		return nil, fmt.Errorf("build dedupe index: %w", err)
 	}
 	idx.Evict(cutoff)

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -229,8 +230,8 @@ func eachFeatures(ctx context.Context, b *bolt.Bucket, since time.Time, rel *sca
 			return fmt.Errorf("%w: item_features entry %x of %d bytes", ErrCorrupt, k, len(v))
 		}
 		rel.add(len(k) + len(v))
-		e = IndexEntry{ID: fmt.Sprintf("%x", k[8:]), FirstSeen: time.Unix(0, int64(beUint64(k))).UTC(),
-			Story: fmt.Sprintf("%x", v[:idLen]), Features: v[idLen:]}
+		e = IndexEntry{ID: hex.EncodeToString(k[8:]), FirstSeen: time.Unix(0, int64(beUint64(k))).UTC(),
+			Story: hex.EncodeToString(v[:idLen]), Features: v[idLen:]}
 		if err := fn(&e); err != nil {
 			return err
 		}
