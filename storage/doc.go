@@ -10,9 +10,10 @@
 // # Writes
 //
 // All writes go through [DB.Commit], one bbolt read-write transaction per
-// [Batch]. The aggregator sends one batch per fetched source, so a crash at any
-// instant leaves the last committed batch intact and nothing half-written is
-// ever read back.
+// [Batch], or [DB.CommitAll], one transaction for several batches written in
+// order. The aggregator makes one batch per fetched source and groups small
+// batches that queue behind a transaction, so a crash at any instant leaves
+// whole batches committed and nothing half-written is ever read back.
 //
 // # Schema (version 1)
 //
