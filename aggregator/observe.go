@@ -68,16 +68,8 @@ func (s *Service) commit(ctx context.Context, b storage.Batch, added []string) e
 	start := time.Now()
 	err := s.store.Commit(ctx, b)
 	ev := CommitEvent{Dur: time.Since(start), Err: err}
-	if err == nil && len(added) > 0 {
-		isNew := make(map[string]bool, len(added))
-		for _, id := range added {
-			isNew[id] = true
-		}
-		for i := range b.Items {
-			if isNew[b.Items[i].ID] {
-				ev.Levels = append(ev.Levels, b.Items[i].Match.Level)
-			}
-		}
+	if err == nil {
+		ev.Levels = appendLevels(nil, &b, added)
 	}
 	s.obs.Committed(ev)
 	return err

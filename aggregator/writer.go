@@ -407,7 +407,7 @@ func (cm *committer) writeAll(ctx context.Context, ps []pendingCommit) {
 	ev := CommitEvent{Dur: time.Since(start)}
 	for _, p := range ps {
 		cm.count(&p)
-		ev.Levels = appendLevels(ev.Levels, &p)
+		ev.Levels = appendLevels(ev.Levels, &p.batch, p.added)
 	}
 	cm.s.obs.Committed(ev)
 }
@@ -436,18 +436,18 @@ func (cm *committer) count(p *pendingCommit) {
 	}
 }
 
-// appendLevels appends the dedupe levels of the new items of p, as
-// CommitEvent reports them.
-func appendLevels(levels []string, p *pendingCommit) []string {
-	if len(p.added) == 0 {
+// appendLevels appends the dedupe levels of the items of b that are new
+// (added), as CommitEvent reports them.
+func appendLevels(levels []string, b *storage.Batch, added []string) []string {
+	if len(added) == 0 {
 		return levels
 	}
-	isNew := make(map[string]bool, len(p.added))
-	for _, id := range p.added {
+	isNew := make(map[string]bool, len(added))
+	for _, id := range added {
 		isNew[id] = true
 	}
-	for i := range p.batch.Items {
-		if it := &p.batch.Items[i]; isNew[it.ID] {
+	for i := range b.Items {
+		if it := &b.Items[i]; isNew[it.ID] {
 			levels = append(levels, it.Match.Level)
 		}
 	}
