@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -252,7 +253,7 @@ type lnMemo struct {
 
 // nthLargest returns the n-th largest of vals (1 <= n <= len(vals)),
 // reordering them: the first n become a heap whose root is the least.
-func nthLargest(vals []float64, n int) float64 {
+func nthLargest[T cmp.Ordered](vals []T, n int) T {
 	h := vals[:n]
 	down := func(i int) {
 		for {
@@ -328,9 +329,14 @@ func (ex *extractor) firstByWord(ties []ranked, need int) {
 	for i := range ties {
 		ks = append(ks, wordPrefix(tz.word(ties[i].id)))
 	}
-	sel := append(ex.pk2[:0], ks...)
+	// The need-th smallest prefix is the complement of the need-th
+	// largest complement.
+	sel := ex.pk2[:0]
+	for _, k := range ks {
+		sel = append(sel, ^k)
+	}
 	ex.pk, ex.pk2 = ks, sel
-	p := nthSmallest(sel, need)
+	p := ^nthLargest(sel, need)
 	lo := 0
 	for i := range ties {
 		if ks[i] < p {
@@ -364,38 +370,6 @@ func wordPrefix(w []byte) uint64 {
 		}
 	}
 	return p
-}
-
-// nthSmallest returns the n-th smallest of vals (1 <= n <= len(vals)),
-// reordering them.
-func nthSmallest(vals []uint64, n int) uint64 {
-	h := vals[:n] // a max-heap
-	down := func(i int) {
-		for {
-			c := 2*i + 1
-			if c >= n {
-				return
-			}
-			if c+1 < n && h[c+1] > h[c] {
-				c++
-			}
-			if h[i] >= h[c] {
-				return
-			}
-			h[i], h[c] = h[c], h[i]
-			i = c
-		}
-	}
-	for i := n/2 - 1; i >= 0; i-- {
-		down(i)
-	}
-	for _, v := range vals[n:] {
-		if v < h[0] {
-			h[0] = v
-			down(0)
-		}
-	}
-	return h[0]
 }
 
 // wordIndex masks the index in a sortByWord key.
